@@ -120,3 +120,12 @@ pub enum TzError {
         source: jiff::Error,
     },
 }
+
+impl TzError {
+    pub(crate) fn jiff(context: impl Into<String>, source: jiff::Error) -> TzError {
+        TzError::Jiff {
+            context: context.into(),
+            source,
+        }
+    }
+}
