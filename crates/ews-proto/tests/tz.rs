@@ -215,7 +215,11 @@ fn every_windows_zone_loads_from_the_bundled_tzdb() {
         "Windows zones jiff cannot load:\n{}",
         offenders.join("\n")
     );
-    assert_eq!(count, 139, "CLDR {CLDR_VERSION} has 139 Windows zones");
+    // CLDR 48 has 139; a regenerated table should not lose most of them.
+    assert!(
+        count >= 130,
+        "only {count} Windows zones in CLDR {CLDR_VERSION}"
+    );
 }
 
 #[test]
