@@ -8,7 +8,7 @@ use crate::xml::{Element, FromXml, Name, ToXml, Writer};
 
 impl FromXml for TimeZoneDefinition {
     fn from_xml(el: &Element) -> Result<Self> {
-        Ok(TimeZoneDefinition { id: el.attr_as("Id")?, name: el.attr_as("Name")? })
+        Ok(TimeZoneDefinition { id: el.attr_as("Id")?, name: el.attr_as("Name")?, ..TimeZoneDefinition::default() })
     }
 }
 
