@@ -129,13 +129,7 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
 
-async fn post(
-    c: &reqwest::Client,
-    sim: &RunningSim,
-    user: &str,
-    password: &str,
-    body: String,
-) -> reqwest::Response {
+async fn post(c: &reqwest::Client, sim: &RunningSim, user: &str, password: &str, body: String) -> reqwest::Response {
     c.post(sim.ews_url())
         .basic_auth(user, Some(password))
         .header(CONTENT_TYPE, "text/xml; charset=utf-8")
@@ -205,7 +199,8 @@ async fn wrong_or_missing_credentials_get_401_with_the_schemes() {
     let c = client();
     let r = post(&c, &sim, "user1@contoso.test", "nope", soap("Unsubscribe", None)).await;
     assert_eq!(r.status(), 401);
-    let schemes: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let schemes: Vec<_> =
+        r.headers().get_all(WWW_AUTHENTICATE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
     assert!(schemes.contains(&"NTLM".to_string()), "{schemes:?}");
     assert!(schemes.iter().any(|s| s.starts_with("Basic realm=")), "{schemes:?}");
     let r = c.post(sim.ews_url()).body(soap("Unsubscribe", None)).send().await.unwrap();
@@ -253,7 +248,8 @@ mod ntlm_client {
     impl Client {
         pub fn new(user: &str, domain: Option<&str>, password: &str) -> Self {
             let mut ntlm = Ntlm::new();
-            let identity = AuthIdentity { username: Username::new(user, domain).unwrap(), password: password.to_string().into() };
+            let identity =
+                AuthIdentity { username: Username::new(user, domain).unwrap(), password: password.to_string().into() };
             let acq = ntlm
                 .acquire_credentials_handle()
                 .with_credential_use(CredentialUse::Outbound)
@@ -347,10 +343,12 @@ async fn ntlm_v2_handshake_authenticates_the_connection() {
     let mut conn = connect(addr).await;
     let mut client = ntlm_client::Client::new("user2", Some("CONTOSO"), "password");
 
-    let (status, headers, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), soap("Unsubscribe", None)).await;
+    let (status, headers, _) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), soap("Unsubscribe", None)).await;
     assert_eq!(status, 401);
     let type3 = client.authenticate(challenge_of(&headers));
-    let (status, _, body) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
+    let (status, _, body) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
     assert_eq!(status, 200, "{body}");
 
     // Later requests on the same connection need no header.
@@ -372,13 +370,9 @@ async fn ntlm_v2_handshake_authenticates_the_connection() {
     let mut svc = ntlm_client::Client::new(SVC, None, SVC_PASSWORD);
     let (_, headers, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&svc.negotiate()))), String::new()).await;
     let type3 = svc.authenticate(challenge_of(&headers));
-    let (status, _, body) = send(
-        &mut conn,
-        addr,
-        Some(format!("NTLM {}", b64(&type3))),
-        soap("Unsubscribe", Some("user3@contoso.test")),
-    )
-    .await;
+    let (status, _, body) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", Some("user3@contoso.test")))
+            .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(rec.seen.lock().unwrap().last().unwrap().mailbox.as_deref(), Some("user3@contoso.test"));
     sim.shutdown().await;
@@ -390,7 +384,8 @@ async fn ntlm_wrong_password_is_refused() {
     let addr = sim.addr();
     let mut conn = connect(addr).await;
     let mut client = ntlm_client::Client::new("user1", Some("CONTOSO"), "not-the-password");
-    let (_, headers, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
+    let (_, headers, _) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
     let type3 = client.authenticate(challenge_of(&headers));
     let (status, _, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
     assert_eq!(status, 401);
@@ -411,11 +406,13 @@ async fn ntlm_authenticate_on_another_connection_is_refused() {
     let addr = sim.addr();
     let mut first = connect(addr).await;
     let mut client = ntlm_client::Client::new("user1", Some("CONTOSO"), "password");
-    let (_, headers, _) = send(&mut first, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
+    let (_, headers, _) =
+        send(&mut first, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
     let type3 = client.authenticate(challenge_of(&headers));
     // What a pooled HTTP client does by accident: the answer goes out on another connection.
     let mut second = connect(addr).await;
-    let (status, _, _) = send(&mut second, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
+    let (status, _, _) =
+        send(&mut second, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
     assert_eq!(status, 401);
     assert!(rec.seen.lock().unwrap().is_empty());
     sim.shutdown().await;
@@ -427,7 +424,8 @@ async fn ntlm_tampered_response_is_refused() {
     let addr = sim.addr();
     let mut conn = connect(addr).await;
     let mut client = ntlm_client::Client::new("user1", Some("CONTOSO"), "password");
-    let (_, headers, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
+    let (_, headers, _) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
     let mut type3 = client.authenticate(challenge_of(&headers));
     // Flip a bit of the NT response (its offset is at bytes 24..28).
     let nt_offset = u32::from_le_bytes(type3[24..28].try_into().unwrap()) as usize;
@@ -437,7 +435,8 @@ async fn ntlm_tampered_response_is_refused() {
 
     // sspi sends a MIC over the three messages; a changed MIC (or a changed message) fails.
     let mut client = ntlm_client::Client::new("user1", Some("CONTOSO"), "password");
-    let (_, headers, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
+    let (_, headers, _) =
+        send(&mut conn, addr, Some(format!("NTLM {}", b64(&client.negotiate()))), String::new()).await;
     let mut type3 = client.authenticate(challenge_of(&headers));
     type3[72] ^= 0x01;
     let (status, _, _) = send(&mut conn, addr, Some(format!("NTLM {}", b64(&type3))), soap("Unsubscribe", None)).await;
@@ -527,12 +526,21 @@ async fn impersonation_rules() {
     let r = post(&c, &sim, SVC, SVC_PASSWORD, soap("Unsubscribe", Some("BOB@contoso.test"))).await;
     assert_eq!(r.status(), 200);
     let seen = rec.seen.lock().unwrap().clone();
-    assert_eq!(seen[0], Seen { account: SVC.into(), mailbox: Some("user2@contoso.test".into()), impersonating: true, connection_id: seen[0].connection_id });
+    assert_eq!(
+        seen[0],
+        Seen {
+            account: SVC.into(),
+            mailbox: Some("user2@contoso.test".into()),
+            impersonating: true,
+            connection_id: seen[0].connection_id
+        }
+    );
     assert_eq!(seen[1].mailbox.as_deref(), Some("user2@contoso.test"));
 
     // A mailbox user may not impersonate, not even itself.
     for target in ["user2@contoso.test", "user1@contoso.test"] {
-        let f = fault_of(post(&c, &sim, "user1@contoso.test", "password", soap("Unsubscribe", Some(target))).await).await;
+        let f =
+            fault_of(post(&c, &sim, "user1@contoso.test", "password", soap("Unsubscribe", Some(target))).await).await;
         assert_eq!(f.response_code(), ResponseCode::ErrorImpersonateUserDenied);
         assert_eq!(f.string, "The account does not have permission to impersonate the requested user.");
     }
@@ -614,7 +622,8 @@ async fn server_busy_fault_and_backoff_accounting() {
     assert_eq!(s["faults_served"]["server_busy"], 2);
 
     // One that waits is not.
-    tokio::time::sleep(Duration::from_millis(300).saturating_sub(first_busy.elapsed()) + Duration::from_millis(320)).await;
+    tokio::time::sleep(Duration::from_millis(300).saturating_sub(first_busy.elapsed()) + Duration::from_millis(320))
+        .await;
     let r = post(&c, &sim, "user1@contoso.test", "password", soap("Unsubscribe", None)).await;
     assert_eq!(r.status(), 200);
     let s = stats(&c, &sim).await;
@@ -656,7 +665,12 @@ async fn http_status_latency_and_reset() {
     assert_eq!(s["requests"]["Unsubscribe"], 1);
     assert!(s["faults_served"].as_object().unwrap().is_empty());
 
-    let r = c.post(format!("{}/sim/faults", sim.base_url())).json(&serde_json::json!({"kind": "meteor"})).send().await.unwrap();
+    let r = c
+        .post(format!("{}/sim/faults", sim.base_url()))
+        .json(&serde_json::json!({"kind": "meteor"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     sim.shutdown().await;
 }

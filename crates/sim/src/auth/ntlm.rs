@@ -336,7 +336,8 @@ pub fn verify(pending: &PendingChallenge, auth: &Authenticate, password: &str) -
         }
         // The MIC sits after the 8-byte version at offset 72.
         let mut raw = auth.raw.clone();
-        let mic: [u8; 16] = raw.get(72..88).ok_or(NtlmError::Malformed("MIC announced but absent"))?.try_into().unwrap();
+        let mic: [u8; 16] =
+            raw.get(72..88).ok_or(NtlmError::Malformed("MIC announced but absent"))?.try_into().unwrap();
         raw[72..88].fill(0);
         let computed = hmac_md5(&exported, &[&pending.negotiate, &pending.challenge, &raw]);
         if !constant_time_eq(&computed, &mic) {
@@ -358,9 +359,7 @@ mod tests {
     #[test]
     fn ntowf_v2_matches_the_specification() {
         let got = ntowf_v2("Password", "User", "Domain");
-        let want = [
-            0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0, 0x2e, 0x3f,
-        ];
+        let want = [0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0, 0x2e, 0x3f];
         assert_eq!(got, want);
     }
 
@@ -381,16 +380,13 @@ mod tests {
         blob.extend_from_slice(&info);
         blob.extend_from_slice(&[0; 4]);
         let proof = hmac_md5(&key, &[&server_challenge, &blob]);
-        let want = [
-            0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c,
-        ];
+        let want = [0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c];
         assert_eq!(proof, want);
     }
 
     #[test]
     fn rejects_ntlm_v1_length() {
-        let pending =
-            PendingChallenge { negotiate: Vec::new(), challenge: Vec::new(), server_challenge: [0; 8] };
+        let pending = PendingChallenge { negotiate: Vec::new(), challenge: Vec::new(), server_challenge: [0; 8] };
         let auth = Authenticate {
             user: "u".into(),
             domain: String::new(),

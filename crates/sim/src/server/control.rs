@@ -88,8 +88,11 @@ async fn token(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byt
         client_id.get_or_insert(id);
         client_secret.get_or_insert(secret);
     }
-    match state.auth.issue_token(form.get("grant_type").map(String::as_str), client_id.as_deref(), client_secret.as_deref())
-    {
+    match state.auth.issue_token(
+        form.get("grant_type").map(String::as_str),
+        client_id.as_deref(),
+        client_secret.as_deref(),
+    ) {
         Ok(t) => {
             state.stats.token_issued();
             let body = json!({

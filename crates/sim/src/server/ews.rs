@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use axum::body::{Body as HttpBody, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use ews_proto::soap::{Body, ConnectingSid, Envelope, ExchangeVersion, Fault, Header, ServerVersionInfo};
 use ews_proto::ops::GetStreamingEvents;
+use ews_proto::soap::{Body, ConnectingSid, Envelope, ExchangeVersion, Fault, Header, ServerVersionInfo};
 use http_body_util::BodyExt;
 
 use super::SimState;
@@ -217,12 +217,16 @@ pub(crate) fn base_url(state: &SimState, conn: &ConnInfo, headers: &HeaderMap) -
 }
 
 /// Resolves `ExchangeImpersonation` and the caller's own mailbox.
-fn resolve_mailbox(state: &SimState, account: &Account, header: &Header) -> Result<(Option<MailboxInfo>, bool), Fault> {
+fn resolve_mailbox(
+    state: &SimState,
+    account: &Account,
+    header: &Header,
+) -> Result<(Option<MailboxInfo>, bool), Box<Fault>> {
     let directory = state.auth.directory();
     match &header.impersonation {
         Some(sid) => {
             if !account.is_service() {
-                return Err(faults::impersonate_user_denied());
+                return Err(Box::new(faults::impersonate_user_denied()));
             }
             let address = match sid {
                 ConnectingSid::Sid(v) => v.as_str(),
@@ -230,7 +234,7 @@ fn resolve_mailbox(state: &SimState, account: &Account, header: &Header) -> Resu
             };
             match directory.resolve(address.trim()) {
                 Some(m) => Ok((Some(m), true)),
-                None => Err(faults::non_existent_mailbox(address.trim())),
+                None => Err(Box::new(faults::non_existent_mailbox(address.trim()))),
             }
         }
         None => Ok((directory.resolve(&account.name), false)),
@@ -304,18 +308,19 @@ pub(crate) async fn serve(
             Ok(v) => v,
             Err(f) => {
                 state.stats.outcome(op, &format!("fault:{}", f.response_code()));
-                return respond(fault_response(&svi, f));
+                return respond(fault_response(&svi, *f));
             }
         }
     } else {
         (state.auth.directory().resolve(&account.name), false)
     };
-    let budget = BudgetKey::new(&account.name, impersonating.then(|| mailbox.as_ref().map(|m| m.smtp.as_str())).flatten());
+    let budget =
+        BudgetKey::new(&account.name, impersonating.then(|| mailbox.as_ref().map(|m| m.smtp.as_str())).flatten());
     let ctx = RequestContext {
         account,
         mailbox,
         impersonating,
-        version: envelope.header.request_server_version.clone().unwrap_or(ExchangeVersion::Exchange2007_SP1),
+        version: envelope.header.request_server_version.unwrap_or(ExchangeVersion::Exchange2007_SP1),
         server_version: svi.clone(),
         time_zone_context: envelope.header.time_zone_context.clone(),
         header: envelope.header,

@@ -2,8 +2,8 @@
 //! can authenticate the connection), axum routes for EWS, Autodiscover, the OAuth token
 //! endpoint and the control API.
 
-pub mod control;
 pub mod conn;
+pub mod control;
 pub mod ews;
 pub mod faults;
 pub mod stats;
@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Extension;
 use axum::Router;
 use axum::body::Body as HttpBody;
 use axum::extract::State;
 use axum::http::{HeaderMap, Request, Response, StatusCode, Uri, header};
 use axum::routing::post;
-use axum::Extension;
 use ews_proto::ops::GetStreamingEvents;
 use ews_proto::soap::ServerVersionInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -152,7 +152,8 @@ pub async fn start_with(
         Some(files) => Some(load_tls(&files.cert, &files.key)?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let server_version = config.version.server_version_info();
     let envelopes: Arc<dyn StreamEnvelopes> = Arc::new(XmlEnvelopes { server_version: server_version.clone() });
@@ -231,7 +232,8 @@ fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<tok
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("invalid PEM in {}", cert.display()))?;
     anyhow::ensure!(!certs.is_empty(), "no certificate in {}", cert.display());
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS key {}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS key {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -449,8 +449,10 @@ mod tests {
     async fn source_events_pass_through_and_postpone_the_heartbeat() {
         let r = registry(10);
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let mut s =
-            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["a"], Box::new(ChannelSource(rx))), KillSwitch::default()).unwrap());
+        let mut s = Box::pin(
+            r.open(BudgetKey::new("svc", None), plan(&["a"], Box::new(ChannelSource(rx))), KillSwitch::default())
+                .unwrap(),
+        );
         assert!(text(&s.next().await.unwrap().unwrap()).contains("OK"));
         tokio::time::sleep(Duration::from_secs(15)).await;
         tx.send(Bytes::from_static(b"<n/>")).await.unwrap();
@@ -480,8 +482,9 @@ mod tests {
     #[tokio::test]
     async fn expire_sends_error_then_ends_and_drop_errors() {
         let r = registry(10);
-        let mut s1 =
-            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["s1", "s2"], Box::new(Silent)), KillSwitch::default()).unwrap());
+        let mut s1 = Box::pin(
+            r.open(BudgetKey::new("svc", None), plan(&["s1", "s2"], Box::new(Silent)), KillSwitch::default()).unwrap(),
+        );
         assert!(s1.next().await.unwrap().is_ok());
         assert_eq!(r.expire_all(), 1);
         let last = s1.next().await.unwrap().unwrap();
@@ -491,7 +494,8 @@ mod tests {
         assert!(s1.next().await.is_none());
 
         let kill = KillSwitch::default();
-        let mut s2 = Box::pin(r.open(BudgetKey::new("svc", None), plan(&["x"], Box::new(Silent)), kill.clone()).unwrap());
+        let mut s2 =
+            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["x"], Box::new(Silent)), kill.clone()).unwrap());
         assert!(s2.next().await.unwrap().is_ok());
         assert_eq!(r.drop_all(), 1);
         assert!(kill.is_killed());

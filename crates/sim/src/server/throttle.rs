@@ -16,10 +16,7 @@ pub struct BudgetKey {
 
 impl BudgetKey {
     pub fn new(account: &str, impersonated: Option<&str>) -> Self {
-        BudgetKey {
-            account: account.to_ascii_lowercase(),
-            impersonated: impersonated.map(str::to_ascii_lowercase),
-        }
+        BudgetKey { account: account.to_ascii_lowercase(), impersonated: impersonated.map(str::to_ascii_lowercase) }
     }
 }
 
