@@ -93,7 +93,15 @@ pub struct RunningSim {
     addr: SocketAddr,
     state: Arc<SimState>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningSim {
+    /// Dropping a running simulator stops it (without waiting).
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        self.state.streams.close_all();
+    }
 }
 
 impl std::fmt::Debug for RunningSim {
@@ -129,10 +137,12 @@ impl RunningSim {
 
     /// Stops accepting, ends streaming connections with `Closed`, lets open requests finish
     /// (at most a few seconds), then returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
         self.state.streams.close_all();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -185,7 +195,7 @@ pub async fn start_with(
     let router = router(state.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, tls, router, shutdown_rx));
-    Ok(RunningSim { addr, state, shutdown, task })
+    Ok(RunningSim { addr, state, shutdown, task: Some(task) })
 }
 
 /// `exbridge sim`: runs until SIGINT or SIGTERM.
@@ -368,7 +378,26 @@ async fn ews_endpoint(
     headers: HeaderMap,
     body: HttpBody,
 ) -> Response<HttpBody> {
-    ews::serve(state, conn, Endpoint::Ews, headers, body).await
+    let affinity = affinity_cookie(&state, &headers);
+    let mut r = ews::serve(state, conn, Endpoint::Ews, headers, body).await;
+    if let Some(cookie) = affinity {
+        r.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    r
+}
+
+/// With `X-PreferServerAffinity: true`, Exchange names the mailbox server holding the anchor
+/// mailbox in an `X-BackEndOverrideCookie` cookie; the simulator has one back end.
+fn affinity_cookie(state: &SimState, headers: &HeaderMap) -> Option<axum::http::HeaderValue> {
+    let prefer = headers.get("x-preferserveraffinity")?.to_str().ok()?;
+    if !prefer.trim().eq_ignore_ascii_case("true") {
+        return None;
+    }
+    let anchor = headers.get("x-anchormailbox").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    // A stable number per anchor mailbox (FNV-1a), like the database hash Exchange appends.
+    let hash = anchor.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let value = format!("X-BackEndOverrideCookie=EXCH01.{}~{hash}; path=/", state.config.domain);
+    axum::http::HeaderValue::from_str(&value).ok()
 }
 
 async fn autodiscover_soap(
