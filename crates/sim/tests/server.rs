@@ -950,3 +950,46 @@ async fn tls_with_a_generated_certificate() {
     assert!(plain.is_err() || plain.unwrap().status() != 200);
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+/// Every kind of document the server itself writes validates against the EWS schema.
+#[tokio::test]
+async fn server_documents_validate_against_the_schema() {
+    let mut cfg = streaming_config();
+    cfg.limits.hanging_connections = 1;
+    let (sim, _) = start(cfg).await;
+    let c = client();
+    let mut docs = Vec::new();
+    let mut add = |label: &str, xml: String| docs.push((label.to_string(), xml));
+
+    let r = post(&c, &sim, "user1@contoso.test", "password", "<nope/>".into()).await;
+    add("schema validation fault", r.text().await.unwrap());
+    let r = post(&c, &sim, "user1@contoso.test", "password", soap("Unsubscribe", Some("user2@contoso.test"))).await;
+    add("impersonation denied", r.text().await.unwrap());
+    let r = post(&c, &sim, SVC, SVC_PASSWORD, soap("Unsubscribe", Some("ghost@contoso.test"))).await;
+    add("non-existent mailbox", r.text().await.unwrap());
+    inject(&c, &sim, serde_json::json!({"kind": "server_busy", "count": 1, "backoff_ms": 5})).await;
+    let r = post(&c, &sim, "user1@contoso.test", "password", soap("Unsubscribe", None)).await;
+    add("server busy", r.text().await.unwrap());
+    let placeholder = server::start(config()).await.unwrap();
+    let r = post(&c, &placeholder, "user1@contoso.test", "password", soap("GetFolder", None)).await;
+    add("not implemented", r.text().await.unwrap());
+    placeholder.shutdown().await;
+
+    let mut stream = open_stream(&c, &sim, "user1@contoso.test").await;
+    let r = open_stream(&c, &sim, "user1@contoso.test").await;
+    add("exceeded connection count", r.text().await.unwrap());
+    let mut n = 0;
+    while let Some(e) = next_envelope(&mut stream).await {
+        n += 1;
+        add(&format!("stream envelope {n}"), e);
+    }
+    let mut stream = open_stream(&c, &sim, "user1@contoso.test").await;
+    add("first envelope", next_envelope(&mut stream).await.unwrap());
+    inject(&c, &sim, serde_json::json!({"kind": "expire_subscriptions"})).await;
+    add("expired", next_envelope(&mut stream).await.unwrap());
+    ews_schema_check::assert_all_valid(&docs);
+    sim.shutdown().await;
+}
