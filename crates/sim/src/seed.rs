@@ -1094,13 +1094,13 @@ fn seed_mailbox(
         anchor: config.anchor,
         created_base: anchor_utc.checked_sub(SignedDuration::from_hours(24 * 150)).unwrap_or(anchor_utc),
     };
-    for i in 0..config.events_per_mailbox {
-        let kind = if (i as usize) < CYCLE.len() { CYCLE[i as usize] } else { *ctx.rng.weighted(KINDS) };
-        let item = ctx.item(kind, i);
-        store.insert_quiet(mb, FolderKind::Calendar, Stored::Calendar(item));
-    }
-    for i in 0..config.tasks_per_mailbox {
-        let task = ctx.task(i);
-        store.insert_quiet(mb, FolderKind::Tasks, Stored::Task(task));
-    }
+    let items: Vec<Stored> = (0..config.events_per_mailbox)
+        .map(|i| {
+            let kind = if (i as usize) < CYCLE.len() { CYCLE[i as usize] } else { *ctx.rng.weighted(KINDS) };
+            Stored::Calendar(ctx.item(kind, i))
+        })
+        .collect();
+    store.insert_quiet(mb, FolderKind::Calendar, items);
+    let tasks: Vec<Stored> = (0..config.tasks_per_mailbox).map(|i| Stored::Task(ctx.task(i))).collect();
+    store.insert_quiet(mb, FolderKind::Tasks, tasks);
 }

@@ -92,6 +92,77 @@ pub(crate) struct Entry {
     pub data: Stored,
 }
 
+/// Items by number: a vector sorted by number. Items are numbered in creation order, so an
+/// insert is a push; a lookup is a binary search; iteration is in creation order. (A
+/// `BTreeMap` of these ~280-byte entries wasted about half of each node after sequential
+/// inserts: 260 MB more for 10,000 × 50 items.)
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ItemMap(Vec<(u64, Entry)>);
+
+impl ItemMap {
+    fn position(&self, n: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&n, |(k, _)| *k)
+    }
+
+    /// Inserts (or replaces) item `n`; returns it.
+    pub(crate) fn insert(&mut self, n: u64, e: Entry) -> &Entry {
+        let i = match self.position(n) {
+            Ok(i) => {
+                self.0[i].1 = e;
+                i
+            }
+            Err(i) => {
+                self.0.insert(i, (n, e));
+                i
+            }
+        };
+        &self.0[i].1
+    }
+
+    pub(crate) fn get(&self, n: &u64) -> Option<&Entry> {
+        self.position(*n).ok().map(|i| &self.0[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, n: &u64) -> Option<&mut Entry> {
+        self.position(*n).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub(crate) fn contains_key(&self, n: &u64) -> bool {
+        self.position(*n).is_ok()
+    }
+
+    pub(crate) fn remove(&mut self, n: &u64) -> Option<Entry> {
+        self.position(*n).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&u64, &Entry)> + ExactSizeIterator {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<&u64> for ItemMap {
+    type Output = Entry;
+    fn index(&self, n: &u64) -> &Entry {
+        self.get(n).expect("item present")
+    }
+}
+
+impl<'a> IntoIterator for &'a ItemMap {
+    type Item = (&'a u64, &'a Entry);
+    type IntoIter = Box<dyn Iterator<Item = (&'a u64, &'a Entry)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
 /// A net change since a sync state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {
@@ -105,7 +176,7 @@ pub(crate) struct Folder {
     /// Sequence number of the last change.
     pub seq: u64,
     /// Items by item number (ascending numbers = creation order).
-    pub items: BTreeMap<u64, Entry>,
+    pub items: ItemMap,
     /// Deletion sequence → item number.
     tombstones: BTreeMap<u64, u64>,
     /// Item number → deletion sequence (the same tombstones).
@@ -114,13 +185,13 @@ pub(crate) struct Folder {
 
 impl Folder {
     pub(crate) fn new() -> Self {
-        Folder { seq: 0, items: BTreeMap::new(), tombstones: BTreeMap::new(), deleted: HashMap::new() }
+        Folder { seq: 0, items: ItemMap::default(), tombstones: BTreeMap::new(), deleted: HashMap::new() }
     }
 
     pub(crate) fn insert(&mut self, number: u64, data: Stored) -> &Entry {
         self.seq += 1;
         let seq = self.seq;
-        self.items.entry(number).or_insert(Entry { changed_seq: seq, version: 1, data })
+        self.items.insert(number, Entry { changed_seq: seq, version: 1, data })
     }
 
     /// Records a change of an item (its data already changed): new version, new sequence.

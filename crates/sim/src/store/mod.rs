@@ -632,13 +632,15 @@ impl Store {
         }
     }
 
-    /// Inserts an item without an event (seeding).
-    pub(crate) fn insert_quiet(&self, mailbox: &Mailbox, folder: FolderKind, data: Stored) -> u64 {
+    /// Inserts items without events (seeding).
+    pub(crate) fn insert_quiet(&self, mailbox: &Mailbox, folder: FolderKind, data: impl IntoIterator<Item = Stored>) {
         let mut d = mailbox.data.write();
-        let number = d.next_item;
-        d.next_item += 1;
-        d.folder_mut(folder).insert(number, data);
-        number
+        for item in data {
+            let number = d.next_item;
+            d.next_item += 1;
+            d.folder_mut(folder).insert(number, item);
+        }
+        d.folder_mut(folder).items.shrink_to_fit();
     }
 
     fn convert_new(
@@ -1131,5 +1133,16 @@ fn preserve_meeting_state(old: &Stored, new: Stored) -> Stored {
             Stored::Calendar(n)
         }
         (_, n) => n,
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// The per-item footprint decides whether 10,000 × 50 items fit in memory (see `item`).
+    #[test]
+    fn stored_items_stay_compact() {
+        assert!(std::mem::size_of::<super::folder::Entry>() <= 288, "{}", std::mem::size_of::<super::folder::Entry>());
+        assert!(std::mem::size_of::<super::item::Person>() <= 16);
+        assert!(std::mem::size_of::<super::item::AttendeeData>() <= 24);
     }
 }
