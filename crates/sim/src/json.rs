@@ -894,12 +894,7 @@ pub fn apply_patch(store: &Store, smtp: &str, item_id: &str, body: &Value) -> Re
         {
             return Err(ApiError::invalid(k.as_str(), "cannot be changed on one occurrence"));
         }
-        store.update_item(&mb, &id, ChangeKeyCheck::Ignore, |item| {
-            let Item::Calendar(c) = item else { return Ok(()) };
-            let zone = mb.zone().clone();
-            apply_fields(&f, c, store, &zone)
-                .map_err(|e| StoreError::InvalidValue { field: "body", message: e.message })
-        })?;
+        update_fields(store, &mb, &id, &f)?;
         // The occurrence is now an exception: its entry in the listing.
         return list_items(store, smtp)?
             .into_iter()
@@ -909,16 +904,7 @@ pub fn apply_patch(store: &Store, smtp: &str, item_id: &str, body: &Value) -> Re
     let number = raw.number;
     let simple: Vec<&String> = f.map.keys().filter(|k| !k.ends_with("_occurrences")).collect();
     if !simple.is_empty() {
-        let mut failure = None;
-        store
-            .update_item(&mb, &id, ChangeKeyCheck::Ignore, |item| {
-                let Item::Calendar(c) = item else { return Err(StoreError::ItemNotFound) };
-                apply_fields(&f, c, store, mb.zone()).map_err(|e| {
-                    failure = Some(e.clone());
-                    StoreError::InvalidValue { field: "body", message: e.message }
-                })
-            })
-            .map_err(|e| failure.clone().unwrap_or_else(|| e.into()))?;
+        update_fields(store, &mb, &id, &f)?;
     }
     if f.has("deleted_occurrences") || f.has("modified_occurrences") {
         let deleted = f.strings("deleted_occurrences")?;
@@ -945,6 +931,24 @@ pub fn apply_patch(store: &Store, smtp: &str, item_id: &str, body: &Value) -> Re
         return one_item_json(store, &mb, number);
     }
     Ok(json)
+}
+
+/// Applies the simple fields of a patch through the store's update (Modified event), keeping
+/// the API error (with its field) when the fields are invalid.
+fn update_fields(store: &Store, mb: &Mailbox, id: &BaseItemId, f: &Fields) -> Result<(), ApiError> {
+    let mut failure = None;
+    let zone = mb.zone().clone();
+    store
+        .update_item(mb, id, ChangeKeyCheck::Ignore, |item| {
+            let Item::Calendar(c) = item else { return Err(StoreError::ItemNotFound) };
+            apply_fields(f, c, store, &zone).map_err(|e| {
+                let message = e.message.clone();
+                failure = Some(e);
+                StoreError::invalid("body", message)
+            })
+        })
+        .map_err(|e| failure.unwrap_or_else(|| e.into()))?;
+    Ok(())
 }
 
 fn edit_occurrences(c: &mut CalData, deleted: Option<&[String]>, modified: Option<&[Value]>) -> Result<(), ApiError> {

@@ -674,6 +674,22 @@ fn mailboxes_and_aliases() {
 }
 
 #[test]
+fn resolve_names() {
+    let store = seeded_store(&SeedConfig::new(2, 50, 0, "contoso.test").with_anchor(date(2026, 3, 16))).unwrap();
+    let u7 = store.mailbox("user7@contoso.test").unwrap();
+    let found = store.resolve_names("SMTP:User7@contoso.test", 100);
+    assert_eq!(found.iter().map(|m| m.number()).collect::<Vec<_>>(), [7]);
+    assert_eq!(store.resolve_names(u7.aliases()[0].as_str(), 100)[0].number(), 7);
+    let last = u7.display_name().split(' ').nth(1).unwrap().to_string();
+    assert!(store.resolve_names(&last, 100).iter().any(|m| m.number() == 7));
+    assert!(store.resolve_names(&last.to_ascii_uppercase(), 100).iter().any(|m| m.number() == 7));
+    assert_eq!(store.resolve_names("user", 100).len(), 50);
+    assert_eq!(store.resolve_names("user", 3).len(), 3);
+    assert!(store.resolve_names("zzz-nobody", 100).is_empty());
+    assert!(store.resolve_names("", 100).is_empty());
+}
+
+#[test]
 fn meeting_invitations_reach_attendees() {
     let store = store_with(3);
     let org = store.mailbox("user1@contoso.test").unwrap();

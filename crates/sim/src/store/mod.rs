@@ -462,6 +462,30 @@ impl Store {
         self.by_number.len()
     }
 
+    /// Mailboxes matching a ResolveNames query, by number, at most `max`: an exact address
+    /// (primary or alias, `smtp:` prefix allowed) gives that mailbox alone; otherwise a
+    /// case-insensitive prefix of the display name, of any of its words, or of an address.
+    pub fn resolve_names(&self, query: &str, max: usize) -> Vec<Arc<Mailbox>> {
+        if let Ok(m) = self.mailbox(query) {
+            return vec![m];
+        }
+        let q = normalize(query);
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let matches = |m: &Mailbox| {
+            let name = m.display_name().to_ascii_lowercase();
+            name.starts_with(&q)
+                || name.split_whitespace().any(|w| w.starts_with(&q))
+                || m.smtp().normalized().starts_with(&q)
+                || m.aliases().iter().any(|a| a.normalized().starts_with(&q))
+        };
+        let mut found: Vec<Arc<Mailbox>> = self.by_number.iter().filter(|m| matches(m)).map(|m| m.clone()).collect();
+        found.sort_by_key(|m| m.number());
+        found.truncate(max);
+        found
+    }
+
     /// The mailbox an item, occurrence or folder id belongs to.
     pub fn mailbox_of_id(&self, id: &str) -> Result<Arc<Mailbox>, StoreError> {
         let raw = ids::decode_id(self.id_key, id).ok_or_else(|| StoreError::MalformedId(id.to_string()))?;
