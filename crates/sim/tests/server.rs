@@ -10,10 +10,11 @@ use bytes::Bytes;
 use ews_proto::ResponseCode;
 use ews_proto::ops::GetStreamingEvents;
 use ews_proto::soap::{Body, Envelope, Fault};
-use exbridge_sim::auth::{Directory, MailboxInfo};
 use exbridge_sim::config::SimConfig;
 use exbridge_sim::server::streaming::{BoxFuture, ChannelSource, EventSource, Silent, StreamPlan};
 use exbridge_sim::server::{self, EwsOperations, RequestContext, RunningSim, StreamOpen};
+use exbridge_sim::store::MailboxSpec;
+use exbridge_sim::{Store, StoreConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use hyper_util::rt::TokioIo;
@@ -82,21 +83,6 @@ impl EwsOperations for Recorder {
     }
 }
 
-struct Dir;
-
-impl Directory for Dir {
-    fn resolve(&self, address: &str) -> Option<MailboxInfo> {
-        let a = address.trim().to_ascii_lowercase();
-        let smtp = match a.as_str() {
-            "user1@contoso.test" | "anna@contoso.test" => "user1@contoso.test",
-            "user2@contoso.test" | "bob@contoso.test" => "user2@contoso.test",
-            "user3@contoso.test" => "user3@contoso.test",
-            _ => return None,
-        };
-        Some(MailboxInfo { smtp: smtp.into(), display_name: smtp.into() })
-    }
-}
-
 fn config() -> SimConfig {
     let mut c = SimConfig::for_tests();
     c.service_user = SVC.into();
@@ -104,9 +90,29 @@ fn config() -> SimConfig {
     c
 }
 
+/// Three mailboxes; `anna@` is an alias of user1, `bob@` of user2.
+fn store() -> Arc<Store> {
+    let store = Store::new(StoreConfig::from_seed(7));
+    for (smtp, aliases) in [
+        ("user1@contoso.test", vec!["anna@contoso.test"]),
+        ("user2@contoso.test", vec!["bob@contoso.test"]),
+        ("user3@contoso.test", vec![]),
+    ] {
+        store
+            .add_mailbox(MailboxSpec {
+                smtp: smtp.into(),
+                aliases: aliases.into_iter().map(String::from).collect(),
+                display_name: None,
+                time_zone: Some("W. Europe Standard Time".into()),
+            })
+            .unwrap();
+    }
+    Arc::new(store)
+}
+
 async fn start(config: SimConfig) -> (RunningSim, Arc<Recorder>) {
     let rec = Arc::new(Recorder::default());
-    let sim = server::start_with(config, rec.clone(), Arc::new(Dir)).await.unwrap();
+    let sim = server::start_with(config, store(), rec.clone()).await.unwrap();
     (sim, rec)
 }
 
@@ -991,5 +997,116 @@ async fn server_documents_validate_against_the_schema() {
     inject(&c, &sim, serde_json::json!({"kind": "expire_subscriptions"})).await;
     add("expired", next_envelope(&mut stream).await.unwrap());
     ews_schema_check::assert_all_valid(&docs);
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control API on the store
+
+fn path_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn control_api_drives_the_store() {
+    let (sim, _) = start(config()).await;
+    let c = client();
+    let base = sim.base_url();
+    let r = c
+        .post(format!("{base}/sim/mailboxes"))
+        .json(&serde_json::json!({"smtp": "nina@contoso.test", "aliases": ["nn@contoso.test"], "display_name": "Nina New", "time_zone": "Pacific Standard Time"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // The new user signs in (by alias too) at once.
+    let r = post(&c, &sim, "nn@contoso.test", "password", soap("Unsubscribe", None)).await;
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/sim/mailboxes"))
+        .json(&serde_json::json!({"smtp": "nina@contoso.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    let items = format!("{base}/sim/mailboxes/nina@contoso.test/items");
+    let r = c
+        .post(&items)
+        .json(&serde_json::json!({"subject": "Standup", "start": "2026-03-02T09:00:00", "end": "2026-03-02T09:15:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let item: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(item["subject"], "Standup");
+    assert_eq!(item["time_zone"], "Pacific Standard Time");
+    let id = item["item_id"].as_str().unwrap().to_string();
+
+    let list: Vec<serde_json::Value> = c.get(&items).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["item_id"], id.as_str());
+
+    let one = format!("{items}/{}", path_escape(&id));
+    let r = c.patch(&one).json(&serde_json::json!({"subject": "Daily"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let patched: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(patched["subject"], "Daily");
+    assert_ne!(patched["change_key"], item["change_key"]);
+
+    let r = c.delete(&one).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let list: Vec<serde_json::Value> = c.get(&items).send().await.unwrap().json().await.unwrap();
+    assert!(list.is_empty());
+    let r = c.delete(&one).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = c
+        .put(format!("{base}/sim/mailboxes/nina@contoso.test/oof"))
+        .json(&serde_json::json!({"state": "Enabled", "internal_reply": "Away"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = c.get(format!("{base}/sim/mailboxes/ghost@contoso.test/items")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert!(e["error"]["code"].is_string());
+    let r = c.post(&items).body("{not json").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_show_active_subscriptions_and_expire_invalidates_them() {
+    let (sim, _) = start(config()).await;
+    let store = sim.store().clone();
+    let m = store.mailbox("user1@contoso.test").unwrap();
+    let sub = store.subscribe(&m, exbridge_sim::store::notify::SubscriptionSpec::streaming_calendar());
+    let c = client();
+    assert_eq!(stats(&c, &sim).await["active_subscriptions"], 1);
+    inject(&c, &sim, serde_json::json!({"kind": "expire_subscriptions"})).await;
+    let s = stats(&c, &sim).await;
+    assert_eq!(s["active_subscriptions"], 0);
+    assert_eq!(s["faults_served"]["expire_subscriptions"], 1);
+    assert!(store.subscription(sub.id().as_str()).is_err());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_seeds_the_configured_mailboxes() {
+    let sim = server::start(config()).await.unwrap();
+    assert_eq!(sim.store().mailbox_count(), 5);
+    let c = client();
+    let r = post(&c, &sim, "user5@contoso.test", "password", soap("GetFolder", None)).await;
+    assert_eq!(r.status(), 500); // authenticated; the placeholder has no operations
+    let r = post(&c, &sim, "user6@contoso.test", "password", soap("GetFolder", None)).await;
+    assert_eq!(r.status(), 401);
     sim.shutdown().await;
 }

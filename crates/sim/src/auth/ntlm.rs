@@ -10,11 +10,10 @@
 //! `NTProofStr = HMAC_MD5(ResponseKeyNT, ServerChallenge ‖ blob)`; when the client says it sent
 //! a MIC, the MIC is checked too. LM, NTLMv1 and anonymous responses are refused.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use md4::{Digest, Md4};
 use md5::Md5;
-use rc4::consts::U16;
-use rc4::{KeyInit, Rc4, StreamCipher};
+use rc4::{Rc4, StreamCipher};
 
 type HmacMd5 = Hmac<Md5>;
 
@@ -286,7 +285,7 @@ pub fn parse_authenticate(msg: &[u8]) -> Result<Authenticate, NtlmError> {
 }
 
 fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    let mut mac = <HmacMd5 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <HmacMd5 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     for p in parts {
         mac.update(p);
     }
@@ -331,7 +330,7 @@ pub fn verify(pending: &PendingChallenge, auth: &Authenticate, password: &str) -
                 return Err(NtlmError::Malformed("key exchange without a 16-byte session key"));
             }
             exported.copy_from_slice(&auth.encrypted_session_key);
-            let mut rc4 = Rc4::<U16>::new_from_slice(&session_base_key).expect("RC4 takes 16-byte keys");
+            let mut rc4 = <Rc4 as KeyInit>::new_from_slice(&session_base_key).expect("RC4 takes 16-byte keys");
             rc4.apply_keystream(&mut exported);
         }
         // The MIC sits after the 8-byte version at offset 72.

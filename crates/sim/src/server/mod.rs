@@ -32,6 +32,8 @@ use tower_service::Service as _;
 
 use crate::auth::{Authenticator, Credentials, Directory, MailboxInfo};
 use crate::config::SimConfig;
+use crate::seed::{SeedConfig, seeded_store};
+use crate::store::Store;
 use conn::ConnInfo;
 pub use ews::{Endpoint, EwsOperations, NotImplemented, RequestContext, StreamOpen};
 use faults::FaultState;
@@ -51,6 +53,8 @@ pub struct SimState {
     pub concurrency: Limiter,
     pub streams: StreamRegistry,
     pub ops: Arc<dyn EwsOperations>,
+    /// The mailboxes.
+    pub store: Arc<Store>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -62,29 +66,14 @@ impl std::fmt::Debug for SimState {
 impl SimState {
     /// The `GET /sim/stats` document.
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot(0, self.streams.open_count() as u64)
+        self.stats.snapshot(self.store.active_subscription_count() as u64, self.streams.open_count() as u64)
     }
 }
 
-/// Mailboxes `user1@DOMAIN` … `userN@DOMAIN` (display names `User N`), for a server started
-/// without a store.
-#[derive(Debug, Clone)]
-pub struct GeneratedDirectory {
-    pub domain: String,
-    pub mailboxes: u32,
-}
-
-impl Directory for GeneratedDirectory {
+impl Directory for Store {
     fn resolve(&self, address: &str) -> Option<MailboxInfo> {
-        let (local, domain) = address.trim().rsplit_once('@')?;
-        if !domain.eq_ignore_ascii_case(&self.domain) {
-            return None;
-        }
-        let n: u32 = local.to_ascii_lowercase().strip_prefix("user")?.parse().ok()?;
-        (1..=self.mailboxes).contains(&n).then(|| MailboxInfo {
-            smtp: format!("user{n}@{}", self.domain.to_ascii_lowercase()),
-            display_name: format!("User {n}"),
-        })
+        let m = self.mailbox(address).ok()?;
+        Some(MailboxInfo { smtp: m.smtp().to_string(), display_name: m.display_name().to_string() })
     }
 }
 
@@ -131,6 +120,11 @@ impl RunningSim {
         &self.state
     }
 
+    /// The mailbox store behind the simulator.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.state.store
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats()
     }
@@ -146,17 +140,19 @@ impl RunningSim {
     }
 }
 
-/// Starts the simulator with the operations placeholder and generated mailboxes.
+/// Starts the simulator: seeds the mailboxes from the configuration (`--seed`,
+/// `--mailboxes`, `--events-per-mailbox`, `--domain`) and serves them.
 pub async fn start(config: SimConfig) -> anyhow::Result<RunningSim> {
-    let directory = Arc::new(GeneratedDirectory { domain: config.domain.clone(), mailboxes: config.mailboxes });
-    start_with(config, Arc::new(NotImplemented), directory).await
+    let seed = SeedConfig::new(config.seed, config.mailboxes, config.events_per_mailbox, config.domain.clone());
+    let store = tokio::task::spawn_blocking(move || seeded_store(&seed)).await?.context("seeding the mailboxes")?;
+    start_with(config, Arc::new(store), Arc::new(NotImplemented)).await
 }
 
-/// Starts the simulator with the given operations and directory.
+/// Starts the simulator on a given store with the given operations.
 pub async fn start_with(
     config: SimConfig,
+    store: Arc<Store>,
     ops: Arc<dyn EwsOperations>,
-    directory: Arc<dyn Directory>,
 ) -> anyhow::Result<RunningSim> {
     let tls = match &config.tls {
         Some(files) => Some(load_tls(&files.cert, &files.key)?),
@@ -178,7 +174,7 @@ pub async fn start_with(
                 user_password: config.user_password.clone(),
             },
             config.token_lifetime,
-            directory,
+            store.clone(),
         ),
         stats: Stats::default(),
         faults: Mutex::new(FaultState::default()),
@@ -190,6 +186,7 @@ pub async fn start_with(
             envelopes,
         ),
         ops,
+        store,
         config,
     });
     let router = router(state.clone());
