@@ -442,7 +442,9 @@ impl Envelope {
         };
         let body_el = root.req(soap("Body"))?;
         let op = body_el.single_child().map_err(|e| e.at(root))?;
-        let body = Body::read(op).map_err(|e| e.at(op).at(body_el).at(root))?;
+        // `FromXml` errors already start at `op` (the `Element` helpers add the element they
+        // are called on), so only the enclosing elements are added here.
+        let body = Body::read(op).map_err(|e| e.at(body_el).at(root))?;
         Ok(Envelope { header, body })
     }
 
