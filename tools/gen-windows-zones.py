@@ -11,7 +11,8 @@ Usage (from the repository root or anywhere):
     python3 tools/gen-windows-zones.py --check    # exit 1 if the committed file is out of date
 
 The packages are installed with `npm install --prefix tools/.cldr` (git-ignored). The output is
-passed through `rustfmt --edition 2024` so that `cargo fmt --check` leaves it alone.
+passed through `rustfmt --edition 2024` (with the repository's rustfmt.toml) so that
+`cargo fmt --check` leaves it alone.
 Standard library only.
 """
 
@@ -176,7 +177,11 @@ def rustfmt(text):
     exe = shutil.which("rustfmt")
     if exe is None:
         sys.exit("error: rustfmt not found (install the Rust toolchain's rustfmt component)")
-    with tempfile.NamedTemporaryFile("w", suffix=".rs", delete=False, encoding="utf-8") as f:
+    # Format a file beside the output so that rustfmt finds the repository's rustfmt.toml.
+    os.makedirs(os.path.dirname(OUTPUT), exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".rs", prefix=".gen-", dir=os.path.dirname(OUTPUT), delete=False, encoding="utf-8"
+    ) as f:
         f.write(text)
         tmp = f.name
     try:

@@ -10,9 +10,7 @@ use jiff::civil::{DateTime, Weekday};
 use jiff::tz::{Offset, TimeZone};
 
 use super::TzError;
-use super::rules::{
-    self, MAX_OFFSET_SECS, MAX_RULE_TIME_SECS, Regime, Rule, RuleDay, Segment, infer_regime,
-};
+use super::rules::{self, MAX_OFFSET_SECS, MAX_RULE_TIME_SECS, Regime, Rule, RuleDay, Segment, infer_regime};
 use super::windows::{canonical_windows_id, time_zone_for_windows_id};
 
 /// EWS `TimeZoneDefinitionType`: a zone by Windows id, optionally spelled out.
@@ -88,19 +86,11 @@ pub enum Transition {
         occurrence: i8,
     },
     /// `RecurringDateTransition`: every year on `day` of `month` at `time_offset`.
-    RecurringDate {
-        to: TransitionTarget,
-        time_offset: SignedDuration,
-        month: i8,
-        day: i8,
-    },
+    RecurringDate { to: TransitionTarget, time_offset: SignedDuration, month: i8, day: i8 },
     /// `AbsoluteDateTransition`: once, at `date_time` (local wall clock). Exchange writes these at
     /// the start of a year (`2007-01-01T00:00:00`, some clients with a `Z` suffix); the XML layer
     /// keeps the date-time as written, dropping any offset.
-    AbsoluteDate {
-        to: TransitionTarget,
-        date_time: DateTime,
-    },
+    AbsoluteDate { to: TransitionTarget, date_time: DateTime },
 }
 
 impl Transition {
@@ -124,17 +114,11 @@ pub struct TransitionTarget {
 
 impl TransitionTarget {
     pub fn period(id: impl Into<String>) -> TransitionTarget {
-        TransitionTarget {
-            kind: TransitionTargetKind::Period,
-            id: id.into(),
-        }
+        TransitionTarget { kind: TransitionTargetKind::Period, id: id.into() }
     }
 
     pub fn group(id: impl Into<String>) -> TransitionTarget {
-        TransitionTarget {
-            kind: TransitionTargetKind::Group,
-            id: id.into(),
-        }
+        TransitionTarget { kind: TransitionTargetKind::Group, id: id.into() }
     }
 }
 
@@ -249,10 +233,7 @@ impl FromStr for DayOfWeek {
 }
 
 /// A bias as a UTC offset (checked: whole seconds, within ±24h).
-pub(crate) fn bias_to_offset(
-    bias: SignedDuration,
-    at: impl FnOnce() -> String,
-) -> Result<Offset, TzError> {
+pub(crate) fn bias_to_offset(bias: SignedDuration, at: impl FnOnce() -> String) -> Result<Offset, TzError> {
     let secs = bias.as_secs();
     if bias.subsec_nanos() != 0 || secs.abs() > MAX_OFFSET_SECS {
         return Err(TzError::BiasOutOfRange { bias, at: at() });
@@ -264,10 +245,7 @@ pub(crate) fn bias_to_offset(
 }
 
 /// A time of day, rounded to whole seconds (Windows writes "end of day" as 23:59:59.999).
-pub(crate) fn rule_time(
-    offset: SignedDuration,
-    at: impl FnOnce() -> String,
-) -> Result<i32, TzError> {
+pub(crate) fn rule_time(offset: SignedDuration, at: impl FnOnce() -> String) -> Result<i32, TzError> {
     let nanos = offset.as_nanos();
     let secs = (nanos + nanos.signum() * 500_000_000) / 1_000_000_000;
     if secs.abs() > i128::from(MAX_RULE_TIME_SECS) {
@@ -288,10 +266,7 @@ pub(crate) fn check_occurrence(occurrence: i64, at: &dyn Fn() -> String) -> Resu
     match occurrence {
         1..=4 => Ok(occurrence as i8),
         -1 | 5 => Ok(-1),
-        _ => Err(TzError::OccurrenceOutOfRange {
-            occurrence,
-            at: at(),
-        }),
+        _ => Err(TzError::OccurrenceOutOfRange { occurrence, at: at() }),
     }
 }
 
@@ -301,27 +276,16 @@ pub(crate) fn check_day(day: i64, month: i8, at: &dyn Fn() -> String) -> Result<
     let max = DAYS[usize::try_from(month - 1).unwrap_or(0).min(11)];
     match i8::try_from(day) {
         Ok(d) if (1..=max).contains(&day) => Ok(d),
-        _ => Err(TzError::DayOutOfRange {
-            day,
-            month: i64::from(month),
-            at: at(),
-        }),
+        _ => Err(TzError::DayOutOfRange { day, month: i64::from(month), at: at() }),
     }
 }
 
-pub(crate) fn check_weekday(
-    day_of_week: Option<DayOfWeek>,
-    at: &dyn Fn() -> String,
-) -> Result<Weekday, TzError> {
+pub(crate) fn check_weekday(day_of_week: Option<DayOfWeek>, at: &dyn Fn() -> String) -> Result<Weekday, TzError> {
     match day_of_week {
-        Some(d) => d.weekday().ok_or_else(|| TzError::UnsupportedDayOfWeek {
-            day_of_week: d.as_str().to_owned(),
-            at: at(),
-        }),
-        None => Err(TzError::UnsupportedDayOfWeek {
-            day_of_week: "(none)".to_owned(),
-            at: at(),
-        }),
+        Some(d) => {
+            d.weekday().ok_or_else(|| TzError::UnsupportedDayOfWeek { day_of_week: d.as_str().to_owned(), at: at() })
+        }
+        None => Err(TzError::UnsupportedDayOfWeek { day_of_week: "(none)".to_owned(), at: at() }),
     }
 }
 
@@ -351,18 +315,11 @@ impl TimeZoneDefinition {
         if self.periods.is_empty() {
             return match self.id.as_deref().and_then(canonical_windows_id) {
                 Some(id) => time_zone_for_windows_id(id),
-                None => Err(TzError::NoPeriods {
-                    id: self.id.clone(),
-                }),
+                None => Err(TzError::NoPeriods { id: self.id.clone() }),
             };
         }
         let segments = self.segments()?;
-        let name = self
-            .id
-            .as_deref()
-            .or(self.name.as_deref())
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or("Custom");
+        let name = self.id.as_deref().or(self.name.as_deref()).filter(|s| !s.trim().is_empty()).unwrap_or("Custom");
         rules::build_zone(name, &segments)
     }
 
@@ -372,15 +329,10 @@ impl TimeZoneDefinition {
     /// this is an error ([`TzError::NoPeriods`]).
     pub fn posix_tz_string(&self) -> Result<String, TzError> {
         if self.periods.is_empty() {
-            return Err(TzError::NoPeriods {
-                id: self.id.clone(),
-            });
+            return Err(TzError::NoPeriods { id: self.id.clone() });
         }
         let segments = self.segments()?;
-        Ok(segments
-            .last()
-            .map(|s| s.regime.posix())
-            .unwrap_or_default())
+        Ok(segments.last().map(|s| s.regime.posix()).unwrap_or_default())
     }
 
     /// Describes `tz` as it is in `year`, the way Exchange puts a named zone on the wire: periods
@@ -394,18 +346,11 @@ impl TimeZoneDefinition {
     /// changes for good during `year` is described by the offset it ends the year with; a zone
     /// with more than two offset changes in the year cannot be described
     /// ([`TzError::NotRepresentable`]).
-    pub fn from_time_zone(
-        windows_id: &str,
-        tz: &TimeZone,
-        year: i16,
-    ) -> Result<TimeZoneDefinition, TzError> {
+    pub fn from_time_zone(windows_id: &str, tz: &TimeZone, year: i16) -> Result<TimeZoneDefinition, TzError> {
         let regime = infer_regime(tz, year, false)?;
         let bias = |o: Offset| SignedDuration::from_secs(-i64::from(o.seconds()));
-        let period = |o: Offset, name: &str, id: &str| Period {
-            bias: bias(o),
-            name: name.to_owned(),
-            id: id.to_owned(),
-        };
+        let period =
+            |o: Offset, name: &str, id: &str| Period { bias: bias(o), name: name.to_owned(), id: id.to_owned() };
         let recurring = |rule: Rule, to: &str| {
             let to = TransitionTarget::period(to);
             let time_offset = SignedDuration::from_secs(i64::from(rule.time));
@@ -417,31 +362,15 @@ impl TimeZoneDefinition {
                     day_of_week: weekday.into(),
                     occurrence: nth,
                 },
-                RuleDay::Date { day } => Transition::RecurringDate {
-                    to,
-                    time_offset,
-                    month: rule.month,
-                    day,
-                },
+                RuleDay::Date { day } => Transition::RecurringDate { to, time_offset, month: rule.month, day },
             }
         };
         let (periods, transitions) = match regime {
-            Regime::Fixed(o) => (
-                vec![period(o, "Standard", "Std")],
-                vec![Transition::Plain {
-                    to: TransitionTarget::period("Std"),
-                }],
-            ),
-            Regime::Dst {
-                std,
-                dst,
-                start,
-                end,
-            } => (
-                vec![
-                    period(std, "Standard", "Std"),
-                    period(dst, "Daylight", "Dlt"),
-                ],
+            Regime::Fixed(o) => {
+                (vec![period(o, "Standard", "Std")], vec![Transition::Plain { to: TransitionTarget::period("Std") }])
+            }
+            Regime::Dst { std, dst, start, end } => (
+                vec![period(std, "Standard", "Std"), period(dst, "Daylight", "Dlt")],
                 vec![recurring(start, "Dlt"), recurring(end, "Std")],
             ),
         };
@@ -449,14 +378,8 @@ impl TimeZoneDefinition {
             id: Some(windows_id.to_owned()),
             name: None,
             periods,
-            transitions_groups: vec![TransitionsGroup {
-                id: "0".to_owned(),
-                transitions,
-            }],
-            transitions: Some(Transitions {
-                transition: TransitionTarget::group("0"),
-                transitions: Vec::new(),
-            }),
+            transitions_groups: vec![TransitionsGroup { id: "0".to_owned(), transitions }],
+            transitions: Some(Transitions { transition: TransitionTarget::group("0"), transitions: Vec::new() }),
         })
     }
 
@@ -482,45 +405,31 @@ impl TimeZoneDefinition {
     /// The regimes of the definition in time order.
     fn segments(&self) -> Result<Vec<Segment>, TzError> {
         let resolved = self.resolve()?;
-        let target_regime =
-            |to: &TransitionTarget, at: &dyn Fn() -> String| match to.kind {
-                TransitionTargetKind::Group => {
-                    resolved.groups.get(to.id.as_str()).copied().ok_or_else(|| {
-                        TzError::UnknownGroup {
-                            id: to.id.clone(),
-                            at: at(),
-                        }
-                    })
-                }
-                TransitionTargetKind::Period => resolved
-                    .periods
-                    .get(to.id.as_str())
-                    .map(|o| Regime::Fixed(*o))
-                    .ok_or_else(|| TzError::UnknownPeriod {
-                        id: to.id.clone(),
-                        at: at(),
-                    }),
-            };
+        let target_regime = |to: &TransitionTarget, at: &dyn Fn() -> String| match to.kind {
+            TransitionTargetKind::Group => resolved
+                .groups
+                .get(to.id.as_str())
+                .copied()
+                .ok_or_else(|| TzError::UnknownGroup { id: to.id.clone(), at: at() }),
+            TransitionTargetKind::Period => resolved
+                .periods
+                .get(to.id.as_str())
+                .map(|o| Regime::Fixed(*o))
+                .ok_or_else(|| TzError::UnknownPeriod { id: to.id.clone(), at: at() }),
+        };
 
         let Some(transitions) = &self.transitions else {
             let regime = match (self.transitions_groups.last(), self.periods.as_slice()) {
                 (Some(g), _) => resolved.groups[g.id.as_str()],
                 (None, [p]) => Regime::Fixed(resolved.periods[p.id.as_str()]),
                 (None, periods) => {
-                    return Err(TzError::MissingTransitions {
-                        periods: periods.len(),
-                    });
+                    return Err(TzError::MissingTransitions { periods: periods.len() });
                 }
             };
-            return Ok(vec![Segment {
-                start: None,
-                regime,
-            }]);
+            return Ok(vec![Segment { start: None, regime }]);
         };
 
-        let first = target_regime(&transitions.transition, &|| {
-            "transitions, initial transition".to_owned()
-        })?;
+        let first = target_regime(&transitions.transition, &|| "transitions, initial transition".to_owned())?;
         let mut dated = Vec::with_capacity(transitions.transitions.len());
         for (i, t) in transitions.transitions.iter().enumerate() {
             let at = || format!("transitions, transition {}", i + 2);
@@ -543,14 +452,8 @@ impl TimeZoneDefinition {
                 });
             }
         }
-        let mut segments = vec![Segment {
-            start: None,
-            regime: first,
-        }];
-        segments.extend(dated.into_iter().map(|(dt, regime, _)| Segment {
-            start: Some(dt),
-            regime,
-        }));
+        let mut segments = vec![Segment { start: None, regime: first }];
+        segments.extend(dated.into_iter().map(|(dt, regime, _)| Segment { start: Some(dt), regime }));
         Ok(segments)
     }
 }
@@ -564,26 +467,13 @@ fn group_regime(g: &TransitionsGroup, periods: &HashMap<&str, Offset>) -> Result
         let at = || loc(i);
         let to = t.to();
         if to.kind == TransitionTargetKind::Group {
-            return Err(TzError::GroupTargetInGroup {
-                id: to.id.clone(),
-                at: at(),
-            });
+            return Err(TzError::GroupTargetInGroup { id: to.id.clone(), at: at() });
         }
-        let offset = *periods
-            .get(to.id.as_str())
-            .ok_or_else(|| TzError::UnknownPeriod {
-                id: to.id.clone(),
-                at: at(),
-            })?;
+        let offset =
+            *periods.get(to.id.as_str()).ok_or_else(|| TzError::UnknownPeriod { id: to.id.clone(), at: at() })?;
         match *t {
             Transition::Plain { .. } => plain.push(offset),
-            Transition::RecurringDay {
-                time_offset,
-                month,
-                day_of_week,
-                occurrence,
-                ..
-            } => {
+            Transition::RecurringDay { time_offset, month, day_of_week, occurrence, .. } => {
                 let month = check_month(i64::from(month), &at)?;
                 let nth = check_occurrence(i64::from(occurrence), &at)?;
                 let weekday = check_weekday(Some(day_of_week), &at)?;
@@ -591,12 +481,7 @@ fn group_regime(g: &TransitionsGroup, periods: &HashMap<&str, Offset>) -> Result
                 let day = RuleDay::Nth { weekday, nth };
                 recurring.push((offset, Rule { month, day, time }, i));
             }
-            Transition::RecurringDate {
-                time_offset,
-                month,
-                day,
-                ..
-            } => {
+            Transition::RecurringDate { time_offset, month, day, .. } => {
                 let month = check_month(i64::from(month), &at)?;
                 let day = check_day(i64::from(day), month, &at)?;
                 let time = rule_time(time_offset, at)?;
@@ -615,10 +500,7 @@ fn group_regime(g: &TransitionsGroup, periods: &HashMap<&str, Offset>) -> Result
     }
     let group_at = || format!("transitions group {:?}", g.id);
     match (plain.as_slice(), recurring.as_slice()) {
-        ([], []) => Err(TzError::Unsupported {
-            reason: "the group has no transitions".into(),
-            at: group_at(),
-        }),
+        ([], []) => Err(TzError::Unsupported { reason: "the group has no transitions".into(), at: group_at() }),
         ([offset], []) => Ok(Regime::Fixed(*offset)),
         ([], [(offset, _, _)]) => Ok(Regime::Fixed(*offset)),
         ([], [(a, rule_a, _), (b, rule_b, _)]) => {
@@ -626,18 +508,11 @@ fn group_regime(g: &TransitionsGroup, periods: &HashMap<&str, Offset>) -> Result
                 return Ok(Regime::Fixed(*a));
             }
             // Daylight time is the period further east (a smaller bias).
-            let (std, dst, start, end) = if a > b {
-                (*b, *a, *rule_a, *rule_b)
-            } else {
-                (*a, *b, *rule_b, *rule_a)
-            };
+            let (std, dst, start, end) = if a > b { (*b, *a, *rule_a, *rule_b) } else { (*a, *b, *rule_b, *rule_a) };
             Ok(Regime::daylight(std, dst, start, end))
         }
         ([], more) => Err(TzError::Unsupported {
-            reason: format!(
-                "{} recurring transitions; a group can hold two (into daylight time and back)",
-                more.len()
-            ),
+            reason: format!("{} recurring transitions; a group can hold two (into daylight time and back)", more.len()),
             at: group_at(),
         }),
         (_, []) => Err(TzError::Unsupported {

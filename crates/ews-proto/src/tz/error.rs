@@ -18,10 +18,7 @@ pub enum TzError {
         "Windows time zone {windows_id:?} maps to IANA zones the bundled tz database lacks \
          (tried {tried:?})"
     )]
-    IanaZoneUnavailable {
-        windows_id: String,
-        tried: Vec<String>,
-    },
+    IanaZoneUnavailable { windows_id: String, tried: Vec<String> },
 
     /// A definition without periods whose id is not a known Windows id (or has no id at all).
     #[error(
@@ -95,10 +92,7 @@ pub enum TzError {
 
     /// Two absolute-date transitions at the same moment.
     #[error("{at}: two absolute-date transitions at {date_time}")]
-    DuplicateTransitionDate {
-        date_time: jiff::civil::DateTime,
-        at: String,
-    },
+    DuplicateTransitionDate { date_time: jiff::civil::DateTime, at: String },
 
     /// The years spanned by the definition's transitions are too far apart to enumerate.
     #[error("time zone definition spans years {from}..={to}, more than {max} years")]
@@ -106,11 +100,7 @@ pub enum TzError {
 
     /// A time zone could not be described for the year asked (`from_time_zone`).
     #[error("cannot describe time zone {zone} in {year}: {reason}")]
-    NotRepresentable {
-        zone: String,
-        year: i16,
-        reason: String,
-    },
+    NotRepresentable { zone: String, year: i16, reason: String },
 
     /// jiff refused a value built from the definition (out-of-range date, malformed rule).
     #[error("{context}: {source}")]
@@ -123,9 +113,6 @@ pub enum TzError {
 
 impl TzError {
     pub(crate) fn jiff(context: impl Into<String>, source: jiff::Error) -> TzError {
-        TzError::Jiff {
-            context: context.into(),
-            source,
-        }
+        TzError::Jiff { context: context.into(), source }
     }
 }

@@ -64,9 +64,7 @@ impl SerializableTimeZoneTime {
         let t = self.time;
         let time = i32::from(t.hour()) * 3600 + i32::from(t.minute()) * 60 + i32::from(t.second());
         let day = match self.year {
-            Some(y) if y != 0 => RuleDay::Date {
-                day: check_day(i64::from(self.day_order), month, &at)?,
-            },
+            Some(y) if y != 0 => RuleDay::Date { day: check_day(i64::from(self.day_order), month, &at)? },
             _ => RuleDay::Nth {
                 weekday: check_weekday(self.day_of_week, &at)?,
                 nth: check_occurrence(i64::from(self.day_order), &at)?,
@@ -79,18 +77,12 @@ impl SerializableTimeZoneTime {
 fn minutes_to_offset(bias_minutes: i64, at: &str) -> Result<Offset, TzError> {
     let secs = -bias_minutes * 60;
     if secs.abs() > MAX_OFFSET_SECS {
-        return Err(TzError::LegacyBiasOutOfRange {
-            minutes: bias_minutes,
-            at: at.to_owned(),
-        });
+        return Err(TzError::LegacyBiasOutOfRange { minutes: bias_minutes, at: at.to_owned() });
     }
     i32::try_from(secs)
         .ok()
         .and_then(|s| Offset::from_seconds(s).ok())
-        .ok_or_else(|| TzError::LegacyBiasOutOfRange {
-            minutes: bias_minutes,
-            at: at.to_owned(),
-        })
+        .ok_or_else(|| TzError::LegacyBiasOutOfRange { minutes: bias_minutes, at: at.to_owned() })
 }
 
 impl SerializableTimeZone {
@@ -109,20 +101,11 @@ impl SerializableTimeZone {
         let (st, dt) = (&self.standard_time, &self.daylight_time);
         for (part, t) in [("StandardTime", st), ("DaylightTime", dt)] {
             if !(0..=12).contains(&t.month) {
-                return Err(TzError::MonthOutOfRange {
-                    month: i64::from(t.month),
-                    at: part.to_owned(),
-                });
+                return Err(TzError::MonthOutOfRange { month: i64::from(t.month), at: part.to_owned() });
             }
         }
-        let std = minutes_to_offset(
-            i64::from(self.bias) + i64::from(st.bias),
-            "Bias + StandardTime/Bias",
-        )?;
-        let dst = minutes_to_offset(
-            i64::from(self.bias) + i64::from(dt.bias),
-            "Bias + DaylightTime/Bias",
-        )?;
+        let std = minutes_to_offset(i64::from(self.bias) + i64::from(st.bias), "Bias + StandardTime/Bias")?;
+        let dst = minutes_to_offset(i64::from(self.bias) + i64::from(dt.bias), "Bias + DaylightTime/Bias")?;
         if !st.has_change() || !dt.has_change() || std == dst {
             return Ok(Regime::Fixed(std));
         }
@@ -139,11 +122,7 @@ impl SerializableTimeZone {
     /// also for offsets that are not whole minutes or changes after 24:00 local time.
     pub fn from_time_zone(tz: &TimeZone, year: i16) -> Result<SerializableTimeZone, TzError> {
         let regime = infer_regime(tz, year, true)?;
-        let zone = || {
-            tz.iana_name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{tz:?}"))
-        };
+        let zone = || tz.iana_name().map(str::to_owned).unwrap_or_else(|| format!("{tz:?}"));
         let minutes = |o: Offset| {
             if o.seconds() % 60 == 0 {
                 Ok(-o.seconds() / 60)
@@ -157,13 +136,8 @@ impl SerializableTimeZone {
         };
         let change = |rule: Rule, bias: i32| {
             let secs = rule.time.clamp(0, 86_399);
-            let time = Time::new(
-                (secs / 3600) as i8,
-                (secs / 60 % 60) as i8,
-                (secs % 60) as i8,
-                0,
-            )
-            .unwrap_or(Time::midnight());
+            let time = Time::new((secs / 3600) as i8, (secs / 60 % 60) as i8, (secs % 60) as i8, 0)
+                .unwrap_or(Time::midnight());
             match rule.day {
                 RuleDay::Nth { weekday, nth } => SerializableTimeZoneTime {
                     bias,
@@ -193,25 +167,12 @@ impl SerializableTimeZone {
                     day_of_week: Some(DayOfWeek::Sunday),
                     year: None,
                 };
-                SerializableTimeZone {
-                    bias: minutes(o)?,
-                    standard_time: dummy(3),
-                    daylight_time: dummy(10),
-                }
+                SerializableTimeZone { bias: minutes(o)?, standard_time: dummy(3), daylight_time: dummy(10) }
             }
-            Regime::Dst {
-                std,
-                dst,
-                start,
-                end,
-            } => {
+            Regime::Dst { std, dst, start, end } => {
                 let bias = minutes(std)?;
                 let dst_bias = minutes(dst)? - bias;
-                SerializableTimeZone {
-                    bias,
-                    standard_time: change(end, 0),
-                    daylight_time: change(start, dst_bias),
-                }
+                SerializableTimeZone { bias, standard_time: change(end, 0), daylight_time: change(start, dst_bias) }
             }
         })
     }

@@ -27,13 +27,13 @@ mod windows;
 pub mod windows_zones;
 
 pub use definition::{
-    DayOfWeek, ParseDayOfWeekError, Period, TimeZoneDefinition, Transition, TransitionTarget,
-    TransitionTargetKind, Transitions, TransitionsGroup,
+    DayOfWeek, ParseDayOfWeekError, Period, TimeZoneDefinition, Transition, TransitionTarget, TransitionTargetKind,
+    Transitions, TransitionsGroup,
 };
 pub use error::TzError;
 pub use legacy::{SerializableTimeZone, SerializableTimeZoneTime};
 pub use windows::{
-    WindowsZoneMapping, canonical_windows_id, iana_to_windows, time_zone_for_windows_id,
-    windows_to_iana, windows_to_iana_for_territory, windows_zone_ids,
+    WindowsZoneMapping, canonical_windows_id, iana_to_windows, time_zone_for_windows_id, windows_to_iana,
+    windows_to_iana_for_territory, windows_zone_ids,
 };
 pub use windows_zones::{CLDR_CORE_PACKAGE_VERSION, CLDR_VERSION, WINDOWS_ZONES};

@@ -42,18 +42,14 @@ const DAYS_BEFORE_MONTH: [i16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 27
 impl Rule {
     pub fn date(&self, year: i16) -> Result<Date, jiff::Error> {
         match self.day {
-            RuleDay::Nth { weekday, nth } => {
-                Date::new(year, self.month, 1)?.nth_weekday_of_month(nth, weekday)
-            }
+            RuleDay::Nth { weekday, nth } => Date::new(year, self.month, 1)?.nth_weekday_of_month(nth, weekday),
             RuleDay::Date { day } => Date::new(year, self.month, day),
         }
     }
 
     /// The local date-time of the transition in `year`.
     pub fn local(&self, year: i16) -> Result<DateTime, jiff::Error> {
-        self.date(year)?
-            .at(0, 0, 0, 0)
-            .checked_add(SignedDuration::from_secs(i64::from(self.time)))
+        self.date(year)?.at(0, 0, 0, 0).checked_add(SignedDuration::from_secs(i64::from(self.time)))
     }
 
     /// The instant of the transition in `year`, given the offset in force before it.
@@ -63,12 +59,9 @@ impl Rule {
 
     fn posix(&self) -> String {
         let date = match self.day {
-            RuleDay::Nth { weekday, nth } => format!(
-                "M{}.{}.{}",
-                self.month,
-                if nth < 0 { 5 } else { nth },
-                weekday.to_sunday_zero_offset()
-            ),
+            RuleDay::Nth { weekday, nth } => {
+                format!("M{}.{}.{}", self.month, if nth < 0 { 5 } else { nth }, weekday.to_sunday_zero_offset())
+            }
             RuleDay::Date { day } => {
                 let month = usize::try_from(self.month - 1).unwrap_or(0).min(11);
                 format!("J{}", DAYS_BEFORE_MONTH[month] + i16::from(day))
@@ -102,27 +95,13 @@ pub(crate) enum Regime {
 impl Regime {
     /// A daylight-saving regime, or a fixed one when both offsets are the same.
     pub fn daylight(std: Offset, dst: Offset, start: Rule, end: Rule) -> Regime {
-        if std == dst {
-            Regime::Fixed(std)
-        } else {
-            Regime::Dst {
-                std,
-                dst,
-                start,
-                end,
-            }
-        }
+        if std == dst { Regime::Fixed(std) } else { Regime::Dst { std, dst, start, end } }
     }
 
     pub fn posix(&self) -> String {
         match *self {
             Regime::Fixed(o) => format!("<{}>{}", abbreviation(o), posix_offset(o)),
-            Regime::Dst {
-                std,
-                dst,
-                start,
-                end,
-            } => format!(
+            Regime::Dst { std, dst, start, end } => format!(
                 "<{}>{}<{}>{},{},{}",
                 abbreviation(std),
                 posix_offset(std),
@@ -139,46 +118,20 @@ impl Regime {
             Regime::Fixed(o) => Ok(TimeZone::fixed(o)),
             Regime::Dst { .. } => {
                 let posix = self.posix();
-                TimeZone::posix(&posix)
-                    .map_err(|e| TzError::jiff(format!("POSIX time zone {posix:?}"), e))
+                TimeZone::posix(&posix).map_err(|e| TzError::jiff(format!("POSIX time zone {posix:?}"), e))
             }
         }
     }
 
     /// The transitions of `year`, in order.
     fn year_transitions(&self, year: i16) -> Result<Vec<(Timestamp, State)>, TzError> {
-        let Regime::Dst {
-            std,
-            dst,
-            start,
-            end,
-        } = *self
-        else {
+        let Regime::Dst { std, dst, start, end } = *self else {
             return Ok(Vec::new());
         };
         let ctx = |what: &str| format!("{what} of year {year}");
-        let s = start
-            .timestamp(year, std)
-            .map_err(|e| TzError::jiff(ctx("start of daylight time"), e))?;
-        let e = end
-            .timestamp(year, dst)
-            .map_err(|e| TzError::jiff(ctx("end of daylight time"), e))?;
-        let mut out = vec![
-            (
-                s,
-                State {
-                    offset: dst,
-                    dst: true,
-                },
-            ),
-            (
-                e,
-                State {
-                    offset: std,
-                    dst: false,
-                },
-            ),
-        ];
+        let s = start.timestamp(year, std).map_err(|e| TzError::jiff(ctx("start of daylight time"), e))?;
+        let e = end.timestamp(year, dst).map_err(|e| TzError::jiff(ctx("end of daylight time"), e))?;
+        let mut out = vec![(s, State { offset: dst, dst: true }), (e, State { offset: std, dst: false })];
         out.sort_by_key(|(ts, _)| *ts);
         Ok(out)
     }
@@ -233,16 +186,10 @@ pub(crate) fn build_zone(name: &str, segments: &[Segment]) -> Result<TimeZone, T
         return first.regime.to_time_zone();
     };
     // Clamp so that year arithmetic below cannot leave jiff's range (-9999..=9999).
-    let from_year = HISTORY_FROM
-        .min(first_switch.year().saturating_sub(1))
-        .max(-9990);
+    let from_year = HISTORY_FROM.min(first_switch.year().saturating_sub(1)).max(-9990);
     let to_year = last_switch.year().saturating_add(1).min(9990);
     if to_year - from_year > MAX_SPAN_YEARS {
-        return Err(TzError::SpanTooLong {
-            from: from_year,
-            to: to_year,
-            max: MAX_SPAN_YEARS,
-        });
+        return Err(TzError::SpanTooLong { from: from_year, to: to_year, max: MAX_SPAN_YEARS });
     }
 
     let initial = first.regime.state_entering(from_year)?;
@@ -266,19 +213,9 @@ pub(crate) fn build_zone(name: &str, segments: &[Segment]) -> Result<TimeZone, T
         };
         // The switch is a wall-clock time in the offset in force just before it.
         let at = |ctx: &str, e| TzError::jiff(format!("{ctx} {next_start}"), e);
-        let guess = Offset::UTC
-            .to_timestamp(next_start)
-            .map_err(|e| at("switch of transitions group at", e))?;
-        let before = own
-            .iter()
-            .rev()
-            .find(|(ts, _)| *ts <= guess)
-            .or(events.last())
-            .map_or(initial, |(_, s)| *s);
-        let switch = before
-            .offset
-            .to_timestamp(next_start)
-            .map_err(|e| at("switch of transitions group at", e))?;
+        let guess = Offset::UTC.to_timestamp(next_start).map_err(|e| at("switch of transitions group at", e))?;
+        let before = own.iter().rev().find(|(ts, _)| *ts <= guess).or(events.last()).map_or(initial, |(_, s)| *s);
+        let switch = before.offset.to_timestamp(next_start).map_err(|e| at("switch of transitions group at", e))?;
         if regime_from.is_some_and(|from| switch <= from) {
             return Err(TzError::Unsupported {
                 reason: format!("the switch at {next_start} does not come after the one before"),
@@ -318,11 +255,7 @@ pub(crate) fn build_zone(name: &str, segments: &[Segment]) -> Result<TimeZone, T
 }
 
 /// TZif version 2 data (RFC 8536): a minimal version 1 block, then the transitions and the footer.
-fn tzif(
-    initial: State,
-    transitions: &[(Timestamp, State)],
-    footer: &str,
-) -> Result<Vec<u8>, TzError> {
+fn tzif(initial: State, transitions: &[(Timestamp, State)], footer: &str) -> Result<Vec<u8>, TzError> {
     let mut types = vec![initial];
     for (_, s) in transitions {
         if !types.contains(s) {
@@ -433,11 +366,7 @@ fn offset_changes(tz: &TimeZone, year: i16) -> Result<Vec<Change>, jiff::Error> 
         }
         let before = tz.to_offset(t.timestamp().checked_sub(SignedDuration::from_secs(1))?);
         if local_year == year && before != t.offset() {
-            out.push(Change {
-                ts: t.timestamp(),
-                before,
-                after: t.offset(),
-            });
+            out.push(Change { ts: t.timestamp(), before, after: t.offset() });
         }
     }
     Ok(out)
@@ -447,18 +376,13 @@ fn offset_changes(tz: &TimeZone, year: i16) -> Result<Vec<Change>, jiff::Error> 
 /// legacy `SerializableTimeZone` can carry are considered (time of day within 0..24h).
 pub(crate) fn infer_regime(tz: &TimeZone, year: i16, legacy: bool) -> Result<Regime, TzError> {
     let zone = zone_label(tz);
-    let not = |reason: String| TzError::NotRepresentable {
-        zone: zone.clone(),
-        year,
-        reason,
-    };
+    let not = |reason: String| TzError::NotRepresentable { zone: zone.clone(), year, reason };
     let jiff_err = |e: jiff::Error| not(format!("reading its transitions: {e}"));
     let changes = offset_changes(tz, year).map_err(jiff_err)?;
     match changes.as_slice() {
         [] => {
-            let mid = Offset::UTC
-                .to_timestamp(Date::new(year, 7, 1).map_err(jiff_err)?.at(0, 0, 0, 0))
-                .map_err(jiff_err)?;
+            let mid =
+                Offset::UTC.to_timestamp(Date::new(year, 7, 1).map_err(jiff_err)?.at(0, 0, 0, 0)).map_err(jiff_err)?;
             Ok(Regime::Fixed(tz.to_offset(mid)))
         }
         // A permanent change in this year: describe the offset the year ends with.
@@ -470,11 +394,7 @@ pub(crate) fn infer_regime(tz: &TimeZone, year: i16, legacy: bool) -> Result<Reg
                     a.before, a.after, b.after
                 )));
             }
-            let (std, dst) = if a.after > a.before {
-                (a.before, a.after)
-            } else {
-                (a.after, a.before)
-            };
+            let (std, dst) = if a.after > a.before { (a.before, a.after) } else { (a.after, a.before) };
             let (to_dst, to_std) = if a.after == dst { (a, b) } else { (b, a) };
             let later: Vec<Vec<Change>> = (year..=year.saturating_add(6).min(9990))
                 .map(|y| offset_changes(tz, y))
@@ -498,8 +418,7 @@ pub(crate) fn infer_regime(tz: &TimeZone, year: i16, legacy: bool) -> Result<Reg
 /// `later` (the first of which is the change's own year).
 fn infer_rule(change: &Change, later: &[Vec<Change>], legacy: bool) -> Option<Rule> {
     let local = change.before.to_datetime(change.ts);
-    let secs =
-        i32::from(local.hour()) * 3600 + i32::from(local.minute()) * 60 + i32::from(local.second());
+    let secs = i32::from(local.hour()) * 3600 + i32::from(local.minute()) * 60 + i32::from(local.second());
     let mut candidates = Vec::new();
     let days = [
         (Some(local.date()), secs),
@@ -515,25 +434,13 @@ fn infer_rule(change: &Change, later: &[Vec<Change>], legacy: bool) -> Option<Ru
         let month = date.month();
         if day <= 28 {
             let nth = (day - 1) / 7 + 1;
-            candidates.push(Rule {
-                month,
-                day: RuleDay::Nth { weekday, nth },
-                time,
-            });
+            candidates.push(Rule { month, day: RuleDay::Nth { weekday, nth }, time });
         }
         if day + 7 > dim {
-            candidates.push(Rule {
-                month,
-                day: RuleDay::Nth { weekday, nth: -1 },
-                time,
-            });
+            candidates.push(Rule { month, day: RuleDay::Nth { weekday, nth: -1 }, time });
         }
         if !(month == 2 && day == 29) {
-            candidates.push(Rule {
-                month,
-                day: RuleDay::Date { day },
-                time,
-            });
+            candidates.push(Rule { month, day: RuleDay::Date { day }, time });
         }
     }
     let score = |rule: &Rule| {
@@ -542,9 +449,7 @@ fn infer_rule(change: &Change, later: &[Vec<Change>], legacy: bool) -> Option<Ru
             .zip(local.year()..)
             .filter(|(changes, year)| {
                 rule.timestamp(*year, change.before).is_ok_and(|ts| {
-                    changes
-                        .iter()
-                        .any(|c| c.ts == ts && c.before == change.before && c.after == change.after)
+                    changes.iter().any(|c| c.ts == ts && c.before == change.before && c.after == change.after)
                 })
             })
             .count()
@@ -560,9 +465,7 @@ fn infer_rule(change: &Change, later: &[Vec<Change>], legacy: bool) -> Option<Ru
 }
 
 fn zone_label(tz: &TimeZone) -> String {
-    tz.iana_name()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{tz:?}"))
+    tz.iana_name().map(str::to_owned).unwrap_or_else(|| format!("{tz:?}"))
 }
 
 #[cfg(test)]
@@ -574,22 +477,8 @@ mod tests {
         Offset::constant(h)
     }
 
-    const EU_START: Rule = Rule {
-        month: 3,
-        day: RuleDay::Nth {
-            weekday: Weekday::Sunday,
-            nth: -1,
-        },
-        time: 2 * 3600,
-    };
-    const EU_END: Rule = Rule {
-        month: 10,
-        day: RuleDay::Nth {
-            weekday: Weekday::Sunday,
-            nth: -1,
-        },
-        time: 3 * 3600,
-    };
+    const EU_START: Rule = Rule { month: 3, day: RuleDay::Nth { weekday: Weekday::Sunday, nth: -1 }, time: 2 * 3600 };
+    const EU_END: Rule = Rule { month: 10, day: RuleDay::Nth { weekday: Weekday::Sunday, nth: -1 }, time: 3 * 3600 };
 
     #[test]
     fn posix_strings() {
@@ -598,69 +487,39 @@ mod tests {
         assert_eq!(Regime::Fixed(o(-8)).posix(), "<-08>8");
         let ist = Offset::from_seconds(5 * 3600 + 1800).unwrap();
         assert_eq!(Regime::Fixed(ist).posix(), "<+0530>-5:30");
-        let fixed_date = Rule {
-            month: 3,
-            day: RuleDay::Date { day: 21 },
-            time: 86_400,
-        };
+        let fixed_date = Rule { month: 3, day: RuleDay::Date { day: 21 }, time: 86_400 };
         assert_eq!(fixed_date.posix(), "J80/24");
-        assert_eq!(
-            Regime::daylight(o(3), o(3), EU_START, EU_END),
-            Regime::Fixed(o(3))
-        );
+        assert_eq!(Regime::daylight(o(3), o(3), EU_START, EU_END), Regime::Fixed(o(3)));
     }
 
     #[test]
     fn inferred_rules_match_tzdb() {
         let berlin = TimeZone::get("Europe/Berlin").unwrap();
         // 2027: the last Sunday of March is also the 4th; later years tell them apart.
-        assert_eq!(
-            infer_regime(&berlin, 2027, false).unwrap(),
-            Regime::daylight(o(1), o(2), EU_START, EU_END)
-        );
+        assert_eq!(infer_regime(&berlin, 2027, false).unwrap(), Regime::daylight(o(1), o(2), EU_START, EU_END));
         let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
-        assert_eq!(
-            infer_regime(&tokyo, 2026, false).unwrap(),
-            Regime::Fixed(o(9))
-        );
+        assert_eq!(infer_regime(&tokyo, 2026, false).unwrap(), Regime::Fixed(o(9)));
     }
 
     #[test]
     fn multi_regime_zone_switches_rules() {
         // US rules before 2007 (first Sunday of April .. last Sunday of October), after: second
         // Sunday of March .. first Sunday of November.
-        let sunday = |nth| RuleDay::Nth {
-            weekday: Weekday::Sunday,
-            nth,
-        };
-        let rule = |month, nth| Rule {
-            month,
-            day: sunday(nth),
-            time: 7200,
-        };
+        let sunday = |nth| RuleDay::Nth { weekday: Weekday::Sunday, nth };
+        let rule = |month, nth| Rule { month, day: sunday(nth), time: 7200 };
         let old = Regime::daylight(o(-8), o(-7), rule(4, 1), rule(10, -1));
         let new = Regime::daylight(o(-8), o(-7), rule(3, 2), rule(11, 1));
         let tz = build_zone(
             "Pacific Standard Time",
             &[
-                Segment {
-                    start: None,
-                    regime: old,
-                },
-                Segment {
-                    start: Some(date(2007, 1, 1).at(0, 0, 0, 0)),
-                    regime: new,
-                },
+                Segment { start: None, regime: old },
+                Segment { start: Some(date(2007, 1, 1).at(0, 0, 0, 0)), regime: new },
             ],
         )
         .unwrap();
         let la = TimeZone::get("America/Los_Angeles").unwrap();
-        let mut ts = Offset::UTC
-            .to_timestamp(date(1990, 1, 1).at(0, 0, 0, 0))
-            .unwrap();
-        let end = Offset::UTC
-            .to_timestamp(date(2040, 1, 1).at(0, 0, 0, 0))
-            .unwrap();
+        let mut ts = Offset::UTC.to_timestamp(date(1990, 1, 1).at(0, 0, 0, 0)).unwrap();
+        let end = Offset::UTC.to_timestamp(date(2040, 1, 1).at(0, 0, 0, 0)).unwrap();
         while ts < end {
             assert_eq!(tz.to_offset(ts), la.to_offset(ts), "at {ts}");
             ts = ts.checked_add(SignedDuration::from_hours(5)).unwrap();

@@ -24,11 +24,7 @@ impl WindowsZoneMapping {
         territory: &'static str,
         iana_ids: &'static [&'static str],
     ) -> WindowsZoneMapping {
-        WindowsZoneMapping {
-            windows_id,
-            territory,
-            iana_ids,
-        }
+        WindowsZoneMapping { windows_id, territory, iana_ids }
     }
 }
 
@@ -43,10 +39,7 @@ fn rows(windows_id: &str) -> &'static [WindowsZoneMapping] {
     if !found.is_empty() {
         return found;
     }
-    match WINDOWS_ZONES
-        .iter()
-        .find(|m| m.windows_id.eq_ignore_ascii_case(windows_id.trim()))
-    {
+    match WINDOWS_ZONES.iter().find(|m| m.windows_id.eq_ignore_ascii_case(windows_id.trim())) {
         Some(m) => exact(m.windows_id),
         None => &[],
     }
@@ -90,27 +83,19 @@ pub fn windows_to_iana_for_territory(windows_id: &str, territory: &str) -> Optio
 /// (case-insensitively) to one of these.
 pub fn iana_to_windows(iana: &str) -> Option<&'static str> {
     fn lookup(name: &str) -> Option<&'static str> {
-        IANA_TO_WINDOWS
-            .binary_search_by(|(k, _)| (*k).cmp(name))
-            .ok()
-            .map(|i| IANA_TO_WINDOWS[i].1)
+        IANA_TO_WINDOWS.binary_search_by(|(k, _)| (*k).cmp(name)).ok().map(|i| IANA_TO_WINDOWS[i].1)
     }
     if let Some(w) = lookup(iana) {
         return Some(w);
     }
     let tz = TimeZone::get(iana.trim()).ok()?;
-    tz.iana_name()
-        .and_then(lookup)
-        .or_else(|| tz.primary_iana_name().and_then(lookup))
+    tz.iana_name().and_then(lookup).or_else(|| tz.primary_iana_name().and_then(lookup))
 }
 
 /// Every Windows time zone id CLDR knows, sorted (byte-wise), each once.
 pub fn windows_zone_ids() -> impl Iterator<Item = &'static str> {
     // The generator checks that every id has exactly one territory "001" row.
-    WINDOWS_ZONES
-        .iter()
-        .filter(|m| m.territory == "001")
-        .map(|m| m.windows_id)
+    WINDOWS_ZONES.iter().filter(|m| m.territory == "001").map(|m| m.windows_id)
 }
 
 /// The names to try, in order, to load a zone CLDR spells `cldr_id`.
@@ -135,9 +120,7 @@ pub fn time_zone_for_windows_id(windows_id: &str) -> Result<TimeZone, TzError> {
     let row = rows(windows_id)
         .iter()
         .find(|m| m.territory == "001")
-        .ok_or_else(|| TzError::UnknownWindowsId {
-            id: windows_id.to_owned(),
-        })?;
+        .ok_or_else(|| TzError::UnknownWindowsId { id: windows_id.to_owned() })?;
     let mut tried = Vec::new();
     for cldr_id in row.iana_ids {
         for name in candidates(cldr_id) {
@@ -147,10 +130,7 @@ pub fn time_zone_for_windows_id(windows_id: &str) -> Result<TimeZone, TzError> {
             }
         }
     }
-    Err(TzError::IanaZoneUnavailable {
-        windows_id: row.windows_id.to_owned(),
-        tried,
-    })
+    Err(TzError::IanaZoneUnavailable { windows_id: row.windows_id.to_owned(), tried })
 }
 
 #[cfg(test)]
@@ -162,10 +142,7 @@ mod tests {
     fn tables_are_sorted_for_binary_search() {
         for pair in WINDOWS_ZONES.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            assert!(
-                (a.windows_id, a.territory) < (b.windows_id, b.territory),
-                "{a:?} !< {b:?}"
-            );
+            assert!((a.windows_id, a.territory) < (b.windows_id, b.territory), "{a:?} !< {b:?}");
         }
         for pair in IANA_TO_WINDOWS.windows(2) {
             assert!(pair[0].0 < pair[1].0, "{pair:?}");
@@ -189,10 +166,7 @@ mod tests {
 
     #[test]
     fn candidates_start_with_preferred_spelling_without_duplicates() {
-        assert_eq!(
-            candidates("Asia/Calcutta"),
-            ["Asia/Kolkata", "Asia/Calcutta"]
-        );
+        assert_eq!(candidates("Asia/Calcutta"), ["Asia/Kolkata", "Asia/Calcutta"]);
         assert_eq!(candidates("Europe/Berlin"), ["Europe/Berlin"]);
     }
 }
