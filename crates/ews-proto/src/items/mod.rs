@@ -65,7 +65,11 @@ pub enum Item {
 }
 
 /// An item of a kind this crate does not model in full.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Equality: `kind` and `fields` always count; `raw` counts only when both sides have one. So an
+/// item built in code (no `raw`) equals what reading its own XML back gives, and two items read
+/// from XML are equal only if their elements are.
+#[derive(Debug, Clone, Default)]
 pub struct OtherItem {
     /// Local element name in the types namespace (`Message`, `MeetingRequest`, `Item`, …).
     pub kind: String,
@@ -103,6 +107,17 @@ impl OtherItem {
                 w.end();
             }
         }
+    }
+}
+
+impl PartialEq for OtherItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.fields == other.fields
+            && match (&self.raw, &other.raw) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
     }
 }
 
