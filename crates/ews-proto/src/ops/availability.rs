@@ -52,10 +52,12 @@ pub struct AvailabilityTimeZoneTime {
     pub day_order: i16,
     /// `t:Month` (required): 1..=12, or 0 for a zone without daylight saving time.
     pub month: i16,
-    /// `t:DayOfWeek` (required).
-    pub day_of_week: DayOfWeek,
-    /// `t:Year`: a rule for one year only (rarely sent).
-    pub year: Option<String>,
+    /// `t:DayOfWeek`: required by the schema, but the EWS Managed API leaves it out when it
+    /// sends a `Year`, so it is optional here (and left out when `None`).
+    pub day_of_week: Option<DayOfWeek>,
+    /// `t:Year` (`xs:string` in the schema): absent or 0 for a rule recurring by weekday;
+    /// otherwise the change is on day `day_order` of `month`.
+    pub year: Option<i16>,
 }
 
 impl AvailabilityTimeZoneTime {
@@ -66,7 +68,7 @@ impl AvailabilityTimeZoneTime {
             time: Time(jiff::civil::Time::midnight()),
             day_order: 0,
             month: 0,
-            day_of_week: DayOfWeek::Sunday,
+            day_of_week: Some(DayOfWeek::Sunday),
             year: None,
         }
     }
@@ -79,7 +81,7 @@ impl FromXml for AvailabilityTimeZoneTime {
             time: el.get_text_req(t("Time"))?,
             day_order: el.get_text_req(t("DayOrder"))?,
             month: el.get_text_req(t("Month"))?,
-            day_of_week: el.get_text_req(t("DayOfWeek"))?,
+            day_of_week: el.get_text(t("DayOfWeek"))?,
             year: el.get_text(t("Year"))?,
         })
     }
@@ -92,7 +94,7 @@ impl ToXml for AvailabilityTimeZoneTime {
             .leaf_val(t("Time"), &self.time)
             .leaf_val(t("DayOrder"), &self.day_order)
             .leaf_val(t("Month"), &self.month)
-            .leaf_val(t("DayOfWeek"), &self.day_of_week)
+            .leaf_opt(t("DayOfWeek"), &self.day_of_week)
             .leaf_opt(t("Year"), &self.year)
             .end();
     }
@@ -102,7 +104,9 @@ impl ToXml for AvailabilityTimeZoneTime {
 /// element `t:TimeZone`): a base bias and two yearly rules. Sign as on the wire:
 /// `UTC = local + bias`, so Pacific Standard Time has `bias` 480.
 ///
-/// This is the XML-facing form; the time zone module converts legacy zones to real ones.
+/// This is the XML-facing form; it converts losslessly to and from the plain
+/// [`crate::tz::SerializableTimeZone`] (`From` both ways), which turns it into a real zone
+/// ([`AvailabilityTimeZone::to_time_zone`], [`AvailabilityTimeZone::from_time_zone`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvailabilityTimeZone {
     /// `t:Bias` (required): minutes, `UTC = local + bias` in standard time.
@@ -126,6 +130,108 @@ impl AvailabilityTimeZone {
             standard_time: AvailabilityTimeZoneTime::none(),
             daylight_time: AvailabilityTimeZoneTime::none(),
         }
+    }
+
+    /// The real zone this describes (a fixed offset or two yearly changes); see
+    /// [`crate::tz::SerializableTimeZone::to_time_zone`].
+    pub fn to_time_zone(&self) -> std::result::Result<jiff::tz::TimeZone, crate::tz::TzError> {
+        crate::tz::SerializableTimeZone::from(self).to_time_zone()
+    }
+
+    /// Describes `tz` as it is in `year`, as the EWS Managed API does; see
+    /// [`crate::tz::SerializableTimeZone::from_time_zone`].
+    pub fn from_time_zone(tz: &jiff::tz::TimeZone, year: i16) -> std::result::Result<Self, crate::tz::TzError> {
+        crate::tz::SerializableTimeZone::from_time_zone(tz, year).map(Self::from)
+    }
+}
+
+fn day_to_tz(d: DayOfWeek) -> crate::tz::DayOfWeek {
+    use crate::tz::DayOfWeek as T;
+    match d {
+        DayOfWeek::Sunday => T::Sunday,
+        DayOfWeek::Monday => T::Monday,
+        DayOfWeek::Tuesday => T::Tuesday,
+        DayOfWeek::Wednesday => T::Wednesday,
+        DayOfWeek::Thursday => T::Thursday,
+        DayOfWeek::Friday => T::Friday,
+        DayOfWeek::Saturday => T::Saturday,
+        DayOfWeek::Day => T::Day,
+        DayOfWeek::Weekday => T::Weekday,
+        DayOfWeek::WeekendDay => T::WeekendDay,
+    }
+}
+
+fn day_from_tz(d: crate::tz::DayOfWeek) -> DayOfWeek {
+    use crate::tz::DayOfWeek as T;
+    match d {
+        T::Sunday => DayOfWeek::Sunday,
+        T::Monday => DayOfWeek::Monday,
+        T::Tuesday => DayOfWeek::Tuesday,
+        T::Wednesday => DayOfWeek::Wednesday,
+        T::Thursday => DayOfWeek::Thursday,
+        T::Friday => DayOfWeek::Friday,
+        T::Saturday => DayOfWeek::Saturday,
+        T::Day => DayOfWeek::Day,
+        T::Weekday => DayOfWeek::Weekday,
+        T::WeekendDay => DayOfWeek::WeekendDay,
+    }
+}
+
+impl From<&AvailabilityTimeZoneTime> for crate::tz::SerializableTimeZoneTime {
+    fn from(v: &AvailabilityTimeZoneTime) -> Self {
+        crate::tz::SerializableTimeZoneTime {
+            bias: v.bias,
+            time: v.time.0,
+            day_order: v.day_order,
+            month: v.month,
+            day_of_week: v.day_of_week.map(day_to_tz),
+            year: v.year,
+        }
+    }
+}
+
+impl From<&crate::tz::SerializableTimeZoneTime> for AvailabilityTimeZoneTime {
+    fn from(v: &crate::tz::SerializableTimeZoneTime) -> Self {
+        AvailabilityTimeZoneTime {
+            bias: v.bias,
+            time: Time(v.time),
+            day_order: v.day_order,
+            month: v.month,
+            day_of_week: v.day_of_week.map(day_from_tz),
+            year: v.year,
+        }
+    }
+}
+
+impl From<&AvailabilityTimeZone> for crate::tz::SerializableTimeZone {
+    fn from(v: &AvailabilityTimeZone) -> Self {
+        crate::tz::SerializableTimeZone {
+            bias: v.bias,
+            standard_time: (&v.standard_time).into(),
+            daylight_time: (&v.daylight_time).into(),
+        }
+    }
+}
+
+impl From<AvailabilityTimeZone> for crate::tz::SerializableTimeZone {
+    fn from(v: AvailabilityTimeZone) -> Self {
+        (&v).into()
+    }
+}
+
+impl From<&crate::tz::SerializableTimeZone> for AvailabilityTimeZone {
+    fn from(v: &crate::tz::SerializableTimeZone) -> Self {
+        AvailabilityTimeZone {
+            bias: v.bias,
+            standard_time: (&v.standard_time).into(),
+            daylight_time: (&v.daylight_time).into(),
+        }
+    }
+}
+
+impl From<crate::tz::SerializableTimeZone> for AvailabilityTimeZone {
+    fn from(v: crate::tz::SerializableTimeZone) -> Self {
+        (&v).into()
     }
 }
 
@@ -945,7 +1051,7 @@ mod tests {
                 time: Time::from_text("02:00:00").unwrap(),
                 day_order: 1,
                 month: 11,
-                day_of_week: DayOfWeek::Sunday,
+                day_of_week: Some(DayOfWeek::Sunday),
                 year: None,
             },
             daylight_time: AvailabilityTimeZoneTime {
@@ -953,8 +1059,8 @@ mod tests {
                 time: Time::from_text("02:00:00").unwrap(),
                 day_order: 2,
                 month: 3,
-                day_of_week: DayOfWeek::Sunday,
-                year: Some("2026".into()),
+                day_of_week: Some(DayOfWeek::Sunday),
+                year: None,
             },
         }
     }
@@ -972,7 +1078,7 @@ mod tests {
         assert_eq!(tz.standard_time.bias, 0);
         assert_eq!(tz.standard_time.day_order, 5);
         assert_eq!(tz.standard_time.month, 10);
-        assert_eq!(tz.standard_time.day_of_week, DayOfWeek::Sunday);
+        assert_eq!(tz.standard_time.day_of_week, Some(DayOfWeek::Sunday));
         assert_eq!(tz.standard_time.time.to_text(), "02:00:00");
         assert_eq!(tz.daylight_time.bias, -60);
         assert_eq!(tz.daylight_time.month, 4);
@@ -1068,6 +1174,61 @@ mod tests {
                 AttendeeConflictData::Individual { busy_type: LegacyFreeBusy::Free },
             ]
         );
+    }
+
+    #[test]
+    fn time_zone_conversions() {
+        use jiff::Timestamp;
+        let env = Envelope::parse(&sample("GetUserAvailability.request.xml")).unwrap();
+        let Body::GetUserAvailability(req) = &env.body else { panic!() };
+        let wire = req.time_zone.clone().unwrap();
+        // Bias 480, daylight from the first Sunday of April, standard from the last of October.
+        let zone = wire.to_time_zone().unwrap();
+        let offset = |ts: &str| zone.to_offset(ts.parse::<Timestamp>().unwrap()).seconds() / 3600;
+        assert_eq!(offset("2006-10-16T12:00:00Z"), -7);
+        assert_eq!(offset("2006-12-01T12:00:00Z"), -8);
+        assert_eq!(offset("2006-04-01T12:00:00Z"), -8);
+        assert_eq!(offset("2006-04-03T12:00:00Z"), -7);
+
+        // Lossless both ways, including the EWS Managed API form (Year, no DayOfWeek).
+        let mut managed = pacific();
+        managed.daylight_time.year = Some(2026);
+        managed.daylight_time.day_of_week = None;
+        managed.standard_time.day_of_week = Some(DayOfWeek::WeekendDay);
+        for tz in [wire.clone(), pacific(), managed, AvailabilityTimeZone::utc()] {
+            let plain = crate::tz::SerializableTimeZone::from(&tz);
+            assert_eq!(AvailabilityTimeZone::from(plain.clone()), tz);
+            // The XML of the plain type (items/timezone.rs) is the same as ours.
+            let (mut a, mut b) = (Writer::new(), Writer::new());
+            tz.to_xml(&mut a, t("TimeZone"));
+            plain.to_xml(&mut b, t("TimeZone"));
+            assert_eq!(a.finish(), b.finish());
+        }
+        assert_eq!(AvailabilityTimeZone::utc().to_time_zone().unwrap().to_offset(Timestamp::UNIX_EPOCH).seconds(), 0);
+
+        let la = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+        let from_la = AvailabilityTimeZone::from_time_zone(&la, 2026).unwrap();
+        assert_eq!(from_la.bias, 480);
+        assert_eq!(from_la.daylight_time.bias, -60);
+        assert_eq!((from_la.daylight_time.month, from_la.daylight_time.day_order), (3, 2));
+        assert_eq!((from_la.standard_time.month, from_la.standard_time.day_order), (11, 1));
+        let back = from_la.to_time_zone().unwrap();
+        let summer: Timestamp = "2026-07-01T12:00:00Z".parse().unwrap();
+        assert_eq!(back.to_offset(summer), la.to_offset(summer));
+
+        // The Managed API form reads (DayOfWeek absent when a Year is given).
+        let text = String::from_utf8(sample("GetUserAvailability.request.xml")).unwrap();
+        let managed_xml = text.replacen(
+            "<Month>4</Month>\n          <DayOfWeek>Sunday</DayOfWeek>",
+            "<Month>4</Month>\n          <Year>2006</Year>",
+            1,
+        );
+        assert_ne!(managed_xml, text);
+        let env = Envelope::parse(managed_xml.as_bytes()).unwrap();
+        let Body::GetUserAvailability(req) = &env.body else { panic!() };
+        let dt = &req.time_zone.as_ref().unwrap().daylight_time;
+        assert_eq!((dt.day_of_week, dt.year), (None, Some(2006)));
+        round_trip(&env);
     }
 
     #[test]
@@ -1245,6 +1406,16 @@ mod tests {
             ),
             Envelope::new(Header::default(), full_response),
             Envelope::new(Header::default(), GetUserAvailabilityResponse::default()),
+            Envelope::new(
+                Header::default(),
+                GetUserAvailabilityRequest {
+                    time_zone: Some(
+                        AvailabilityTimeZone::from_time_zone(&jiff::tz::TimeZone::get("Europe/Berlin").unwrap(), 2026)
+                            .unwrap(),
+                    ),
+                    ..GetUserAvailabilityRequest::free_busy(&["b@contoso.test"], window(), FreeBusyViewType::Detailed)
+                },
+            ),
         ];
         let mut docs = Vec::new();
         for (i, env) in constructed.iter().enumerate() {
