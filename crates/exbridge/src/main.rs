@@ -1,1 +1,102 @@
-fn main() {}
+//! `exbridge`: the connector binary. See `../shared/CONTRACT.md` section 1 for the commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Self-hosted Exchange calendar connector.
+#[derive(Debug, Parser)]
+#[command(name = "exbridge", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the connector until SIGINT/SIGTERM.
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Start the simulator and the connector with an embedded store, and print how to use them.
+    Demo {
+        /// Number of simulated mailboxes.
+        #[arg(long, default_value_t = 25)]
+        mailboxes: u32,
+        /// Port of the API and admin UI on 127.0.0.1.
+        #[arg(long, default_value_t = 3001)]
+        port: u16,
+        /// Folder for the store (a temporary folder if absent).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seconds between simulated calendar changes.
+        #[arg(long, default_value_t = 5)]
+        activity_interval: u64,
+    },
+    /// Connect to every configured Exchange server and report version, auth method and latency.
+    CheckConnection {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// For every directory user: which identifier matched a mailbox, or why none did.
+    CheckMapping {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file; each error names the key, the bad value and what was expected.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Config { command: ConfigCommand::Check { config } } = &cli.command {
+        return config_check(config);
+    }
+    let name = match &cli.command {
+        Command::Serve { .. } => "serve",
+        Command::Demo { .. } => "demo",
+        Command::CheckConnection { .. } => "check-connection",
+        Command::CheckMapping { .. } => "check-mapping",
+        Command::Config { command: ConfigCommand::Check { .. } } => "config check",
+    };
+    eprintln!("exbridge {name}: not available in this build yet");
+    ExitCode::from(1)
+}
+
+/// `exbridge config check`: exit 0 if valid, 2 with every problem listed otherwise.
+fn config_check(path: &std::path::Path) -> ExitCode {
+    match exbridge_config::Config::load(path) {
+        Ok(c) => {
+            println!(
+                "{}: valid ({} Exchange server(s), directory source {:?}, {} webhook(s))",
+                path.display(),
+                c.exchange.len(),
+                c.directory.source,
+                c.webhooks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
