@@ -24,7 +24,9 @@ xml_enum! {
 }
 
 xml_enum! {
-    /// The response objects `CreateItem` accepts in `m:Items`, by element name.
+    /// The response objects of `CreateItem`'s `m:Items` modelled here, by element name. The
+    /// others (`t:SuppressReadReceipt`, `t:PostReplyItem`, `t:AcceptSharingInvitation`) are read
+    /// as [`Item::Other`], which keeps the element as it came.
     pub enum ResponseObjectKind {
         /// `t:ReplyToItem` (`t:SmartResponseType`).
         ReplyToItem,
@@ -196,17 +198,17 @@ impl ResponseObject {
                 el.children.iter().filter(|c| !c.is(t("ReferenceItemId"))).cloned().map(strip_layout).collect();
             return Ok(r);
         }
-        r.body = el.get(t("Body")).map(|b: Option<BodyXml>| b.map(|b| b.0))?;
+        r.body = el.get(t("Body"))?;
         r.to_recipients = el.get_list(t("ToRecipients"), t("Mailbox"))?;
         r.cc_recipients = el.get_list(t("CcRecipients"), t("Mailbox"))?;
         r.bcc_recipients = el.get_list(t("BccRecipients"), t("Mailbox"))?;
         r.is_read_receipt_requested = el.get_text(t("IsReadReceiptRequested"))?;
         r.is_delivery_receipt_requested = el.get_text(t("IsDeliveryReceiptRequested"))?;
-        r.from = el.get(t("From")).map(|s: Option<SingleRecipientXml>| s.map(|s| s.0))?;
+        r.from = el.get(t("From"))?;
         match family {
             Family::Smart => {
                 r.subject = el.child(t("Subject")).map(|s| s.text.clone());
-                r.new_body_content = el.get(t("NewBodyContent")).map(|b: Option<BodyXml>| b.map(|b| b.0))?;
+                r.new_body_content = el.get(t("NewBodyContent"))?;
                 if kind == ResponseObjectKind::ReplyAllToItem {
                     r.is_specific_message_reply = el.get_text(t("IsSpecificMessageReply"))?;
                 }
@@ -216,7 +218,7 @@ impl ResponseObject {
                 r.sensitivity = el.get_text(t("Sensitivity"))?;
                 r.attachments = el.child(t("Attachments")).cloned().map(strip_layout);
                 r.internet_message_headers = el.child(t("InternetMessageHeaders")).cloned().map(strip_layout);
-                r.sender = el.get(t("Sender")).map(|s: Option<SingleRecipientXml>| s.map(|s| s.0))?;
+                r.sender = el.get(t("Sender"))?;
                 r.proposed_start = el.get_text(t("ProposedStart"))?;
                 r.proposed_end = el.get_text(t("ProposedEnd"))?;
             }
@@ -244,22 +246,22 @@ impl ResponseObject {
         } else {
             w.leaf_opt(t("Subject"), &self.subject);
         }
-        write_body(w, t("Body"), &self.body);
+        w.child_opt(t("Body"), &self.body);
         if family == Family::WellKnown {
             for e in [&self.attachments, &self.internet_message_headers].into_iter().flatten() {
                 w.element(e);
             }
-            write_single_recipient(w, t("Sender"), &self.sender);
+            w.child_opt(t("Sender"), &self.sender);
         }
         w.list_opt(t("ToRecipients"), t("Mailbox"), &self.to_recipients)
             .list_opt(t("CcRecipients"), t("Mailbox"), &self.cc_recipients)
             .list_opt(t("BccRecipients"), t("Mailbox"), &self.bcc_recipients)
             .leaf_opt(t("IsReadReceiptRequested"), &self.is_read_receipt_requested)
             .leaf_opt(t("IsDeliveryReceiptRequested"), &self.is_delivery_receipt_requested);
-        write_single_recipient(w, t("From"), &self.from);
+        w.child_opt(t("From"), &self.from);
         w.child_opt(t("ReferenceItemId"), &self.reference_item_id);
         if family == Family::Smart {
-            write_body(w, t("NewBodyContent"), &self.new_body_content);
+            w.child_opt(t("NewBodyContent"), &self.new_body_content);
             if kind == ResponseObjectKind::ReplyAllToItem {
                 w.leaf_opt(t("IsSpecificMessageReply"), &self.is_specific_message_reply);
             }
@@ -281,44 +283,6 @@ fn strip_layout(mut el: Element) -> Element {
     }
     strip(&mut el);
     el
-}
-
-/// Reads `t:BodyType` (`@BodyType`, `@IsTruncated`, text as sent).
-struct BodyXml(Body);
-
-impl FromXml for BodyXml {
-    fn from_xml(el: &Element) -> Result<Self> {
-        Ok(BodyXml(Body {
-            body_type: el.req_attr_as("BodyType")?,
-            is_truncated: el.attr_as("IsTruncated")?,
-            content: el.text.clone(),
-        }))
-    }
-}
-
-fn write_body(w: &mut Writer, name: Name<'_>, body: &Option<Body>) {
-    if let Some(b) = body {
-        w.start(name).attr_val("BodyType", &b.body_type).attr_opt("IsTruncated", &b.is_truncated);
-        if !b.content.is_empty() {
-            w.text(&b.content);
-        }
-        w.end();
-    }
-}
-
-/// Reads `t:SingleRecipientType` (`t:Mailbox` inside).
-struct SingleRecipientXml(SingleRecipient);
-
-impl FromXml for SingleRecipientXml {
-    fn from_xml(el: &Element) -> Result<Self> {
-        Ok(SingleRecipientXml(SingleRecipient { mailbox: el.get_req(t("Mailbox"))? }))
-    }
-}
-
-fn write_single_recipient(w: &mut Writer, name: Name<'_>, r: &Option<SingleRecipient>) {
-    if let Some(r) = r {
-        w.start(name).child(t("Mailbox"), &r.mailbox).end();
-    }
 }
 
 /// One entry of `CreateItem`'s `m:Items`.

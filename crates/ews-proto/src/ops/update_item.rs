@@ -113,13 +113,21 @@ impl ItemUpdate {
         Self::set_calendar("calendar:LegacyFreeBusyStatus", |c| c.legacy_free_busy_status = Some(status))
     }
 
-    /// `calendar:RequiredAttendees` (replaces the list).
+    /// `calendar:RequiredAttendees`: replaces the list; an empty list (which XML cannot carry)
+    /// becomes a `t:DeleteItemField`.
     pub fn calendar_required_attendees(attendees: Vec<Attendee>) -> Self {
+        if attendees.is_empty() {
+            return Self::delete(PropertyPath::field("calendar:RequiredAttendees"));
+        }
         Self::set_calendar("calendar:RequiredAttendees", |c| c.required_attendees = Some(attendees))
     }
 
-    /// `calendar:OptionalAttendees` (replaces the list).
+    /// `calendar:OptionalAttendees`: replaces the list; an empty list becomes a
+    /// `t:DeleteItemField`.
     pub fn calendar_optional_attendees(attendees: Vec<Attendee>) -> Self {
+        if attendees.is_empty() {
+            return Self::delete(PropertyPath::field("calendar:OptionalAttendees"));
+        }
         Self::set_calendar("calendar:OptionalAttendees", |c| c.optional_attendees = Some(attendees))
     }
 
@@ -560,6 +568,11 @@ mod tests {
             |c| c.start = Some(dt("2025-03-17T09:00:00Z")),
         )
         .with(ItemUpdate::calendar_end(dt("2025-03-17T10:00:00Z")));
+        assert_eq!(
+            change.updates[9],
+            ItemUpdate::delete(PropertyPath::field("calendar:OptionalAttendees")),
+            "an empty attendee list is a deletion"
+        );
         let ext = ItemChange::set_extended_property(id.clone(), prop);
         let mut req = UpdateItem::new(
             vec![change, occurrence, ext],
