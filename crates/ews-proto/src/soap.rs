@@ -348,7 +348,8 @@ macro_rules! body {
                 Err(Error::new(ErrorKind::Unexpected {
                     found: format!("{} ({})", el.display_name(), el.ns.uri()),
                     expected: "an EWS operation element or soap:Fault".into(),
-                }))
+                })
+                .at(el))
             }
 
             fn write(&self, w: &mut Writer) {
@@ -442,7 +443,8 @@ impl Envelope {
         };
         let body_el = root.req(soap("Body"))?;
         let op = body_el.single_child().map_err(|e| e.at(root))?;
-        let body = Body::read(op).map_err(|e| e.at(op).at(body_el).at(root))?;
+        // `FromXml` errors already name the element they were read from.
+        let body = Body::read(op).map_err(|e| e.at(body_el).at(root))?;
         Ok(Envelope { header, body })
     }
 
