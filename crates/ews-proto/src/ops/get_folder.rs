@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::ids::{ChangeKey, DistinguishedFolderName, FolderId, FolderIdValue};
-use crate::items::{ExtendedProperty, ExtendedValue};
+use crate::items::ExtendedProperty;
 use crate::response::{ResponseStatus, read_messages, write_messages};
 use crate::shape::{BaseShape, ExtendedFieldUri, PropertyPath};
 use crate::xml::{Element, FromXml, Name, ToXml, Writer, m, t};
@@ -292,10 +292,7 @@ impl Folder {
     }
 
     fn read_kind(el: &Element, kind: FolderKind) -> Result<Folder> {
-        let mut extended_properties = Vec::new();
-        for c in el.children_named(t("ExtendedProperty")) {
-            extended_properties.push(read_extended_property(c).map_err(|e| e.at(el))?);
-        }
+        let extended_properties = el.get_all(t("ExtendedProperty"))?;
         let mut f = Folder {
             kind,
             folder_id: el.get(t("FolderId"))?,
@@ -337,9 +334,7 @@ impl Folder {
             .leaf_opt(t("DisplayName"), &self.display_name)
             .leaf_opt(t("TotalCount"), &self.total_count)
             .leaf_opt(t("ChildFolderCount"), &self.child_folder_count);
-        for p in &self.extended_properties {
-            write_extended_property(w, p);
-        }
+        w.each(t("ExtendedProperty"), &self.extended_properties);
         w.child_opt(t("EffectiveRights"), &self.effective_rights)
             .leaf_opt(t("DistinguishedFolderId"), &self.distinguished_folder_id);
         match kind {
@@ -363,41 +358,6 @@ impl Folder {
         }
         w.end();
     }
-}
-
-/// Reads `t:ExtendedProperty`. (The items module gives `ExtendedProperty` its own `FromXml`;
-/// once that lands this helper can defer to it.)
-fn read_extended_property(el: &Element) -> Result<ExtendedProperty> {
-    let field: ExtendedFieldUri = el.get_req(t("ExtendedFieldURI"))?;
-    let value = if let Some(v) = el.child(t("Value")) {
-        ExtendedValue::Single(v.text.clone())
-    } else if let Some(vs) = el.child(t("Values")) {
-        let values: Vec<String> = vs.children_named(t("Value")).map(|v| v.text.clone()).collect();
-        if values.is_empty() {
-            return Err(Error::missing("element t:Value").at(vs).at(el));
-        }
-        ExtendedValue::Multi(values)
-    } else {
-        return Err(Error::missing("element t:Value or t:Values").at(el));
-    };
-    Ok(ExtendedProperty { field, value })
-}
-
-fn write_extended_property(w: &mut Writer, p: &ExtendedProperty) {
-    w.start(t("ExtendedProperty")).child(t("ExtendedFieldURI"), &p.field);
-    match &p.value {
-        ExtendedValue::Single(v) => {
-            w.leaf(t("Value"), v);
-        }
-        ExtendedValue::Multi(values) => {
-            w.start(t("Values"));
-            for v in values {
-                w.leaf(t("Value"), v);
-            }
-            w.end();
-        }
-    }
-    w.end();
 }
 
 /// `m:GetFolder`.
@@ -560,10 +520,13 @@ mod tests {
             total_count: Some(120),
             child_folder_count: Some(1),
             extended_properties: vec![
-                ExtendedProperty { field: commit_time(), value: ExtendedValue::Single("2026-03-29T09:00:00Z".into()) },
+                ExtendedProperty {
+                    field: commit_time(),
+                    value: crate::items::ExtendedValue::Single("2026-03-29T09:00:00Z".into()),
+                },
                 ExtendedProperty {
                     field: ExtendedFieldUri::public_string("exbridge-tags"),
-                    value: ExtendedValue::Multi(vec!["a".into(), "b".into()]),
+                    value: crate::items::ExtendedValue::Multi(vec!["a".into(), "b".into()]),
                 },
             ],
             effective_rights: Some(rights()),
