@@ -348,7 +348,8 @@ macro_rules! body {
                 Err(Error::new(ErrorKind::Unexpected {
                     found: format!("{} ({})", el.display_name(), el.ns.uri()),
                     expected: "an EWS operation element or soap:Fault".into(),
-                }))
+                })
+                .at(el))
             }
 
             fn write(&self, w: &mut Writer) {
@@ -442,8 +443,7 @@ impl Envelope {
         };
         let body_el = root.req(soap("Body"))?;
         let op = body_el.single_child().map_err(|e| e.at(root))?;
-        // `FromXml` errors already start at `op` (the `Element` helpers add the element they
-        // are called on), so only the enclosing elements are added here.
+        // Errors found in the operation element already name it (see `Element::req` & co).
         let body = Body::read(op).map_err(|e| e.at(body_el).at(root))?;
         Ok(Envelope { header, body })
     }
