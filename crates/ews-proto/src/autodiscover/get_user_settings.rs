@@ -846,6 +846,7 @@ mod tests {
             body: Body::Fault(crate::soap::Fault {
                 code: "s:Receiver".into(),
                 string: "boom".into(),
+                string_lang: None,
                 actor: None,
                 detail: None,
             }),

@@ -154,6 +154,7 @@ fn every_transition_kind() -> TimeZoneDefinition {
         transitions: Some(Transitions {
             transition: TransitionTarget::group("0"),
             transitions: vec![Transition::AbsoluteDate {
+                offset: None,
                 to: TransitionTarget::group("1"),
                 date_time: civil::date(2010, 1, 1).at(0, 0, 0, 0),
             }],
@@ -704,6 +705,7 @@ fn time_zone_context_samples() {
     assert_eq!(
         tr.transitions,
         vec![Transition::AbsoluteDate {
+            offset: Some(jiff::tz::Offset::UTC),
             to: TransitionTarget::group("1"),
             date_time: civil::date(2007, 1, 1).at(8, 0, 0, 0)
         }]

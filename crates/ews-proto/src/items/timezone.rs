@@ -93,7 +93,8 @@ fn read_transition(el: &Element) -> Option<Result<Transition>> {
     Some(match el.name.as_str() {
         "Transition" => to().map(|to| Transition::Plain { to }),
         "AbsoluteDateTransition" => (|| {
-            Ok(Transition::AbsoluteDate { to: to()?, date_time: el.get_text_req::<DateTime>(t("DateTime"))?.civil })
+            let dt = el.get_text_req::<DateTime>(t("DateTime"))?;
+            Ok(Transition::AbsoluteDate { to: to()?, date_time: dt.civil, offset: dt.offset })
         })(),
         "RecurringDayTransition" => (|| {
             Ok(Transition::RecurringDay {
@@ -127,10 +128,10 @@ fn write_transition(w: &mut Writer, tr: &Transition) {
         Transition::Plain { to } => {
             w.start(t("Transition")).child(t("To"), to).end();
         }
-        Transition::AbsoluteDate { to, date_time } => {
+        Transition::AbsoluteDate { to, date_time, offset } => {
             w.start(t("AbsoluteDateTransition"))
                 .child(t("To"), to)
-                .leaf_val(t("DateTime"), &DateTime::floating(*date_time))
+                .leaf_val(t("DateTime"), &DateTime { civil: *date_time, offset: *offset })
                 .end();
         }
         Transition::RecurringDay { to, time_offset, month, day_of_week, occurrence } => {
