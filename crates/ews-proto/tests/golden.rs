@@ -71,7 +71,7 @@ fn sample_xml(name: &str) -> Vec<u8> {
     if name.ends_with(".http") {
         let text = String::from_utf8(bytes).expect("utf-8");
         let start = text.find("<?xml").or_else(|| text.find('<')).expect("xml part");
-        return text[start..].as_bytes().to_vec();
+        return text.as_bytes()[start..].to_vec();
     }
     bytes
 }
