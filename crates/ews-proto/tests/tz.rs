@@ -85,6 +85,7 @@ fn pacific_two_groups() -> TimeZoneDefinition {
         transitions: Some(Transitions {
             transition: TransitionTarget::group("0"),
             transitions: vec![Transition::AbsoluteDate {
+                offset: None,
                 to: TransitionTarget::group("1"),
                 date_time: date(2007, 1, 1).at(8, 0, 0, 0),
             }],
@@ -333,6 +334,7 @@ fn definition_switching_groups_follows_each_group_in_its_years() {
     future.transitions = Some(Transitions {
         transition: TransitionTarget::group("1"),
         transitions: vec![Transition::AbsoluteDate {
+            offset: None,
             to: TransitionTarget::group("0"),
             date_time: date(2031, 1, 1).at(0, 0, 0, 0),
         }],
@@ -353,6 +355,7 @@ fn a_switch_to_a_fixed_period_ends_daylight_time() {
     def.transitions = Some(Transitions {
         transition: TransitionTarget::group("0"),
         transitions: vec![Transition::AbsoluteDate {
+            offset: None,
             to: TransitionTarget::group("1"),
             date_time: date(2027, 11, 1).at(0, 0, 0, 0),
         }],
@@ -490,6 +493,7 @@ fn malformed_definitions_name_what_is_wrong() {
         (
             "absolute date in group",
             with_first_transition(Transition::AbsoluteDate {
+                offset: None,
                 to: TransitionTarget::period("Dlt"),
                 date_time: date(2026, 3, 29).at(2, 0, 0, 0),
             }),
@@ -603,6 +607,7 @@ fn malformed_definitions_name_what_is_wrong() {
                 let mut d = pacific_two_groups();
                 let t = d.transitions.as_mut().unwrap();
                 t.transitions.push(Transition::AbsoluteDate {
+                    offset: None,
                     to: TransitionTarget::group("0"),
                     date_time: date(9000, 1, 1).at(0, 0, 0, 0),
                 });
@@ -898,8 +903,9 @@ mod fuzz {
             ),
             (target(IDS), time, any::<i8>(), any::<i8>())
                 .prop_map(|(to, time_offset, month, day)| Transition::RecurringDate { to, time_offset, month, day }),
-            (target(IDS), -9999i16..=9999, 1i8..=12)
-                .prop_map(|(to, y, m)| { Transition::AbsoluteDate { to, date_time: date(y, m, 1).at(0, 0, 0, 0) } }),
+            (target(IDS), -9999i16..=9999, 1i8..=12).prop_map(|(to, y, m)| {
+                Transition::AbsoluteDate { offset: None, to, date_time: date(y, m, 1).at(0, 0, 0, 0) }
+            }),
         ]
     }
 

@@ -907,7 +907,11 @@ pub fn apply_patch(store: &Store, smtp: &str, item_id: &str, body: &Value) -> Re
         update_fields(store, &mb, &id, &f)?;
     }
     if f.has("deleted_occurrences") || f.has("modified_occurrences") {
-        let deleted = f.strings("deleted_occurrences")?;
+        let deleted = if f.has("deleted_occurrences") {
+            Some(f.strings("deleted_occurrences")?.unwrap_or_default())
+        } else {
+            None
+        };
         let modified = match f.value("modified_occurrences") {
             None if f.has("modified_occurrences") => Some(Vec::new()),
             None => None,

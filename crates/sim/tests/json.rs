@@ -318,10 +318,13 @@ fn patch_occurrences() {
             .as_deref(),
         Some("recurrence")
     );
+    // null clears a list.
+    let p = apply_patch(&store, "user1@contoso.test", &item.item_id, &json!({"deleted_occurrences": null})).unwrap();
+    assert!(p.deleted_occurrences.is_empty());
     // Delete one occurrence by its id.
     apply_delete(&store, "user1@contoso.test", &occurrence_id).unwrap();
     let master = &list_items(&store, "user1@contoso.test").unwrap()[0];
-    assert_eq!(master.deleted_occurrences.len(), 2);
+    assert_eq!(master.deleted_occurrences.len(), 1);
     assert!(master.modified_occurrences.is_empty());
     // Clearing the recurrence makes it a single item.
     let single = apply_patch(&store, "user1@contoso.test", &item.item_id, &json!({"recurrence": null})).unwrap();

@@ -218,6 +218,7 @@ impl Mirror {
                     assert!(id.change_key.is_none());
                     d += 1;
                 }
+                other => panic!("unexpected change {other:?}"),
             }
         }
         self.state = Some(page.sync_state.0);

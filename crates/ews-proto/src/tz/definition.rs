@@ -89,8 +89,9 @@ pub enum Transition {
     RecurringDate { to: TransitionTarget, time_offset: SignedDuration, month: i8, day: i8 },
     /// `AbsoluteDateTransition`: once, at `date_time` (local wall clock). Exchange writes these at
     /// the start of a year (`2007-01-01T00:00:00`, some clients with a `Z` suffix); the XML layer
-    /// keeps the date-time as written, dropping any offset.
-    AbsoluteDate { to: TransitionTarget, date_time: DateTime },
+    /// keeps the wall clock in `date_time` and any offset written after it in `offset` (used only
+    /// to write the value back as it came; group switching uses the wall clock).
+    AbsoluteDate { to: TransitionTarget, date_time: DateTime, offset: Option<jiff::tz::Offset> },
 }
 
 impl Transition {
@@ -433,7 +434,7 @@ impl TimeZoneDefinition {
         let mut dated = Vec::with_capacity(transitions.transitions.len());
         for (i, t) in transitions.transitions.iter().enumerate() {
             let at = || format!("transitions, transition {}", i + 2);
-            let Transition::AbsoluteDate { to, date_time } = t else {
+            let Transition::AbsoluteDate { to, date_time, .. } = t else {
                 return Err(TzError::Unsupported {
                     reason: "after the initial transition, only absolute-date transitions can \
                              say when a group applies"

@@ -3,7 +3,7 @@
 //!
 //! An `ews_proto::items::CalendarItem` is about 1.8 KB before any string; 10,000 mailboxes of
 //! 50 items would need close to a gigabyte just for the structs. The store therefore keeps the
-//! fields a calendar simulator needs in [`CalData`] / [`TaskData`] (about 300 bytes plus the
+//! fields a calendar simulator needs in `CalData` / `TaskData` (about 300 bytes plus the
 //! strings; simulator users are shared `Arc`s, not copied names and addresses) and builds the
 //! protocol item when it is read. Fields of the protocol item that are not kept (e.g.
 //! `Culture`, `ConflictingMeetingCount`, `MeetingWorkspaceUrl`) are ignored on write.

@@ -51,6 +51,7 @@ use exbridge_calendar::{OccurrenceError, RecurrenceError};
 use jiff::{SignedDuration, Timestamp};
 use parking_lot::{Mutex, RwLock};
 
+pub use ews_proto::ops::SyncChange;
 pub use folder::{FolderKind, MAX_TOMBSTONES};
 pub use ids::{IdKind, RawId};
 pub use item::Identity;
@@ -284,18 +285,10 @@ pub struct FindPage {
     pub next_offset: usize,
 }
 
-/// One SyncFolderItems change.
-#[derive(Debug, Clone)]
-pub enum SyncChange {
-    Create(Item),
-    Update(Item),
-    /// The id of a deleted item (no change key).
-    Delete(ItemId),
-}
-
 /// A SyncFolderItems answer.
 #[derive(Debug, Clone)]
 pub struct SyncPage {
+    /// Create/Update carry the whole item (filter by the request's shape); Delete the id.
     pub changes: Vec<SyncChange>,
     pub sync_state: SyncState,
     pub includes_last_item_in_range: bool,
