@@ -116,17 +116,41 @@ async fn start(config: SimConfig) -> (RunningSim, Arc<Recorder>) {
     (sim, rec)
 }
 
+/// A valid request body for the operations the tests use.
+fn operation(op: &str) -> String {
+    match op {
+        "Unsubscribe" => "<m:Unsubscribe><m:SubscriptionId>sub-1</m:SubscriptionId></m:Unsubscribe>".into(),
+        "GetStreamingEvents" => "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>sub-1</t:SubscriptionId>\
+             </m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"
+            .into(),
+        "Subscribe" => {
+            "<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/>\
+             </t:FolderIds><t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes>\
+             </m:StreamingSubscriptionRequest></m:Subscribe>"
+                .into()
+        }
+        "GetFolder" => "<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>\
+             <m:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:FolderIds></m:GetFolder>"
+            .into(),
+        other => format!("<m:{other}/>"),
+    }
+}
+
 fn soap(op: &str, impersonate: Option<&str>) -> String {
     let imp = impersonate
         .map(|a| {
-            format!("<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{a}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>")
+            format!(
+                "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{a}</t:PrimarySmtpAddress>\
+                 </t:ConnectingSID></t:ExchangeImpersonation>"
+            )
         })
         .unwrap_or_default();
+    let body = operation(op);
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
   <soap:Header><t:RequestServerVersion Version="Exchange2016"/>{imp}</soap:Header>
-  <soap:Body><m:{op}/></soap:Body>
+  <soap:Body>{body}</soap:Body>
 </soap:Envelope>"#
     )
 }
@@ -620,11 +644,11 @@ async fn malformed_xml_gets_a_schema_fault_not_a_panic() {
 async fn the_placeholder_answers_every_operation_with_a_fault() {
     let sim = server::start(config()).await.unwrap();
     let c = client();
-    let r = post(&c, &sim, SVC, SVC_PASSWORD, soap("FindItem", Some("user1@contoso.test"))).await;
+    let r = post(&c, &sim, SVC, SVC_PASSWORD, soap("GetFolder", Some("user1@contoso.test"))).await;
     let f = fault_of(r).await;
     assert_eq!(f.response_code(), ResponseCode::ErrorInvalidOperation);
-    assert!(f.string.contains("FindItem"));
-    assert_eq!(sim.stats().outcomes["FindItem"]["fault:ErrorInvalidOperation"], 1);
+    assert!(f.string.contains("GetFolder"));
+    assert_eq!(sim.stats().outcomes["GetFolder"]["fault:ErrorInvalidOperation"], 1);
     sim.shutdown().await;
 }
 
