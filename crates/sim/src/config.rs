@@ -90,7 +90,7 @@ impl Default for Limits {
             hanging_connections: 10,
             subscriptions_per_mailbox: 20,
             find_count: 1000,
-            subscriptions_per_connection: 200,
+            subscriptions_per_connection: ews_proto::ops::MAX_SUBSCRIPTIONS_PER_CONNECTION,
             busy_back_off_ms: 1000,
         }
     }

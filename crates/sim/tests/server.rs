@@ -67,7 +67,7 @@ impl EwsOperations for Recorder {
     fn open_stream<'a>(
         &'a self,
         _ctx: &'a RequestContext,
-        _request: GetStreamingEvents,
+        request: GetStreamingEvents,
     ) -> BoxFuture<'a, Result<StreamOpen, Fault>> {
         let source: Box<dyn EventSource> = match self.feed.lock().unwrap().take() {
             Some(rx) => Box::new(ChannelSource(rx)),
@@ -75,8 +75,8 @@ impl EwsOperations for Recorder {
         };
         Box::pin(async move {
             Ok(StreamOpen::Stream(StreamPlan {
-                subscription_ids: vec!["sub-1".into(), "sub-2".into()],
-                connection_timeout_minutes: 1,
+                subscription_ids: request.subscription_ids,
+                connection_timeout_minutes: request.connection_timeout,
                 source,
             }))
         })
@@ -120,7 +120,7 @@ async fn start(config: SimConfig) -> (RunningSim, Arc<Recorder>) {
 fn operation(op: &str) -> String {
     match op {
         "Unsubscribe" => "<m:Unsubscribe><m:SubscriptionId>sub-1</m:SubscriptionId></m:Unsubscribe>".into(),
-        "GetStreamingEvents" => "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>sub-1</t:SubscriptionId>\
+        "GetStreamingEvents" => "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>sub-1</t:SubscriptionId><t:SubscriptionId>sub-2</t:SubscriptionId>\
              </m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"
             .into(),
         "Subscribe" => {
