@@ -56,7 +56,7 @@ pub enum StreamOpen {
     /// Run a streaming connection.
     Stream(StreamPlan),
     /// Answer at once with this body (e.g. an error for invalid subscription ids).
-    Respond(Body),
+    Respond(Box<Body>),
 }
 
 /// The EWS operations. The server does everything around them (auth, impersonation,

@@ -473,7 +473,7 @@ pub(crate) async fn stream_response(
         Ok(StreamOpen::Respond(body)) => {
             let xml = ews_proto::soap::Envelope::new(
                 ews_proto::soap::Header { server_version_info: Some(svi.clone()), ..Default::default() },
-                body,
+                *body,
             )
             .to_xml_string();
             state.stats.outcome(op, "Respond");
