@@ -40,6 +40,8 @@ pub struct RequestContext {
     pub endpoint: Endpoint,
     /// `http(s)://host[:port]` as the client addressed the server (for URLs in Autodiscover).
     pub base_url: String,
+    /// The throttling limits in force (`EWSFindCountLimit`, `EWSMaxSubscriptions`, …).
+    pub limits: crate::config::Limits,
 }
 
 /// Which endpoint a request came to.
@@ -328,6 +330,7 @@ pub(crate) async fn serve(
         connection_id: conn.id,
         endpoint,
         base_url: base_url(&state, &conn, &headers),
+        limits: state.config.limits,
     };
 
     let latency = state.config.latency + state.faults.lock().unwrap().latency();

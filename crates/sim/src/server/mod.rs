@@ -436,6 +436,7 @@ async fn autodiscover_pox(
         connection_id: conn.id,
         endpoint: Endpoint::Autodiscover,
         base_url: ews::base_url(&state, &conn, &headers),
+        limits: state.config.limits,
     };
     let r = match state.ops.autodiscover_pox(&ctx, bytes).await {
         Some(xml) => {
