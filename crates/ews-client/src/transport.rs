@@ -44,7 +44,7 @@ impl From<EwsError> for Failure {
 enum Auth {
     Basic { header: SecretString },
     Ntlm { username: String, password: SecretString },
-    OAuth(TokenSource),
+    Bearer(Box<TokenSource>),
 }
 
 pub(crate) struct Transport {
@@ -89,12 +89,12 @@ impl Transport {
                 })?;
                 Auth::Ntlm { username: username.clone(), password: password.clone() }
             }
-            AuthConfig::OAuth2(o) => Auth::OAuth(TokenSource::new(
+            AuthConfig::OAuth2(o) => Auth::Bearer(Box::new(TokenSource::new(
                 o.clone(),
                 connector.clone(),
                 cfg.timeouts.request,
                 cfg.max_response_bytes,
-            )),
+            ))),
         };
         Ok(Transport {
             url: cfg.ews_url.clone(),
@@ -122,7 +122,7 @@ impl Transport {
     /// OAuth2 tokens fetched so far (0 for other methods).
     pub fn tokens_fetched(&self) -> u64 {
         match &self.auth {
-            Auth::OAuth(ts) => ts.fetches(),
+            Auth::Bearer(ts) => ts.fetches(),
             _ => 0,
         }
     }
@@ -207,7 +207,7 @@ impl Transport {
                 }
                 Ok(resp)
             }
-            Auth::OAuth(tokens) => {
+            Auth::Bearer(tokens) => {
                 let mut refused_once = false;
                 loop {
                     let (token, generation) = tokens.token().await?;

@@ -93,14 +93,16 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<(SecretString, Duration), EwsError> {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        form.append_pair("client_id", &self.cfg.client_id);
-        form.append_pair("client_secret", self.cfg.client_secret.expose_secret());
-        if !self.cfg.scope.is_empty() {
-            form.append_pair("scope", &self.cfg.scope);
-        }
-        let body = Bytes::from(form.finish());
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            form.append_pair("client_id", &self.cfg.client_id);
+            form.append_pair("client_secret", self.cfg.client_secret.expose_secret());
+            if !self.cfg.scope.is_empty() {
+                form.append_pair("scope", &self.cfg.scope);
+            }
+            Bytes::from(form.finish())
+        };
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
         headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
