@@ -651,3 +651,48 @@ async fn check_connection_reports_version_and_method() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn timeouts_retry_reads_but_not_writes() {
+    bounded(async {
+        let handler: Handler = Arc::new(|_, _| Resp::ok(get_folder_ok()).delayed(Duration::from_millis(600)));
+        let server = TestServer::start(basic_server(handler)).await;
+        let mut cfg = config(server.ews_url(), basic("svc@contoso.test", "secret"));
+        cfg.timeouts.request = Duration::from_millis(150);
+        cfg.throttle.max_retries = 2;
+        let client = EwsClient::new(cfg).unwrap();
+        let e = probe(&client, &mbx(1)).await.unwrap_err();
+        assert_eq!((e.class(), e.kind().clone()), (ErrorClass::Transient, ErrorKind::Timeout));
+        assert_eq!(server.requests().len(), 3, "a read is retried (bounded)");
+
+        // A write that timed out may have been carried out: it is not sent again.
+        let e = client.call(Some(&mbx(1)), ews_proto::ops::CreateItem::default()).await.unwrap_err();
+        assert_eq!(*e.kind(), ErrorKind::Timeout);
+        assert_eq!(e.operation(), "CreateItem");
+        assert_eq!(server.requests().len(), 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_pause_longer_than_max_wait_fails_fast() {
+    bounded(async {
+        let handler: Handler = Arc::new(|_, _| Resp::status(500, server_busy_fault(600_000)));
+        let server = TestServer::start(basic_server(handler)).await;
+        let mut cfg = config(server.ews_url(), basic("svc@contoso.test", "secret"));
+        cfg.throttle.max_wait = Duration::from_secs(1);
+        let client = EwsClient::new(cfg).unwrap();
+        let started = Instant::now();
+        let e = probe(&client, &mbx(1)).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!((e.class(), e.kind().clone()), (ErrorClass::Transient, ErrorKind::Throttled));
+        assert_eq!(e.response_code().unwrap().as_str(), "ErrorServerBusy");
+        assert!(e.retry_after().unwrap() > Duration::from_secs(590));
+        // Other calls fail fast too, without reaching the server.
+        let e = probe(&client, &mbx(2)).await.unwrap_err();
+        assert_eq!(*e.kind(), ErrorKind::Throttled);
+        assert_eq!(server.requests().len(), 1);
+        assert!(client.stats().paused_for > Duration::from_secs(590));
+    })
+    .await;
+}
