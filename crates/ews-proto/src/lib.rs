@@ -27,6 +27,7 @@ pub mod response;
 pub mod response_code;
 pub mod shape;
 pub mod soap;
+pub mod stream;
 pub mod tz;
 pub mod values;
 pub mod xml;

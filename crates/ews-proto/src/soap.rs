@@ -211,6 +211,8 @@ pub struct Fault {
     /// `faultcode` as written, e.g. `a:ErrorServerBusy` or `soap:Client`.
     pub code: String,
     pub string: String,
+    /// `xml:lang` of `faultstring` (Exchange writes e.g. `en-US`).
+    pub string_lang: Option<String>,
     pub actor: Option<String>,
     pub detail: Option<FaultDetail>,
 }
@@ -223,6 +225,7 @@ impl Fault {
         Fault {
             code: format!("t:{}", code.as_str()),
             string: message.to_string(),
+            string_lang: Some("en-US".into()),
             actor: None,
             detail: Some(FaultDetail {
                 response_code: Some(code),
@@ -271,6 +274,12 @@ impl FromXml for Fault {
         Ok(Fault {
             code: el.req(unq("faultcode"))?.text.trim().to_string(),
             string: el.req(unq("faultstring"))?.text.trim().to_string(),
+            string_lang: el
+                .req(unq("faultstring"))?
+                .attrs
+                .iter()
+                .find(|a| a.name == "lang" && a.ns.uri() == Ns::XML_URI)
+                .map(|a| a.value.clone()),
             actor: el.get_text(unq("faultactor"))?,
             detail,
         })
@@ -292,7 +301,11 @@ impl ToXml for Fault {
             _ => {}
         }
         w.text(&self.code).end();
-        w.leaf(unq("faultstring"), &self.string);
+        w.start(unq("faultstring"));
+        if let Some(lang) = &self.string_lang {
+            w.attr("xml:lang", lang);
+        }
+        w.text(&self.string).end();
         w.leaf_opt(unq("faultactor"), &self.actor);
         if let Some(d) = &self.detail {
             w.start(unq("detail"));
@@ -348,7 +361,8 @@ macro_rules! body {
                 Err(Error::new(ErrorKind::Unexpected {
                     found: format!("{} ({})", el.display_name(), el.ns.uri()),
                     expected: "an EWS operation element or soap:Fault".into(),
-                }))
+                })
+                .at(el))
             }
 
             fn write(&self, w: &mut Writer) {
@@ -415,6 +429,12 @@ body! {
     GetUserSettingsResponse(crate::autodiscover::GetUserSettingsResponseMessage) = Autodiscover "GetUserSettingsResponseMessage",
 }
 
+impl From<Fault> for Body {
+    fn from(f: Fault) -> Body {
+        Body::Fault(f)
+    }
+}
+
 /// A whole SOAP message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -442,7 +462,8 @@ impl Envelope {
         };
         let body_el = root.req(soap("Body"))?;
         let op = body_el.single_child().map_err(|e| e.at(root))?;
-        let body = Body::read(op).map_err(|e| e.at(op).at(body_el).at(root))?;
+        // Errors found in the operation element already name it (see `Element::req` & co).
+        let body = Body::read(op).map_err(|e| e.at(body_el).at(root))?;
         Ok(Envelope { header, body })
     }
 

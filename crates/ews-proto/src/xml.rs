@@ -54,6 +54,8 @@ impl Ns {
     pub const AUTODISCOVER_URI: &'static str = "http://schemas.microsoft.com/exchange/2010/Autodiscover";
     pub const ADDRESSING_URI: &'static str = "http://www.w3.org/2005/08/addressing";
     pub const XSI_URI: &'static str = "http://www.w3.org/2001/XMLSchema-instance";
+    /// The `xml:` namespace (`xml:lang`); bound by XML itself, never declared.
+    pub const XML_URI: &'static str = "http://www.w3.org/XML/1998/namespace";
     pub const POX_REQUEST_URI: &'static str =
         "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006";
     pub const POX_RESPONSE_URI: &'static str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
@@ -397,6 +399,11 @@ impl Element {
         self.attrs.iter().find(|a| a.name == name && a.ns == Ns::None).map(|a| a.value.as_str())
     }
 
+    /// An attribute in a namespace (`xsi:type`: `attr_ns(&Ns::Xsi, "type")`).
+    pub fn attr_ns(&self, ns: &Ns, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|a| a.name == name && a.ns == *ns).map(|a| a.value.as_str())
+    }
+
     /// A required unqualified attribute.
     pub fn req_attr(&self, name: &str) -> Result<&str> {
         self.attr(name).ok_or_else(|| Error::new(ErrorKind::Missing(format!("attribute {name}"))).at(self))
@@ -578,6 +585,27 @@ impl Writer {
         self
     }
 
+    /// Adds a namespace-qualified attribute (`xsi:type`, `xsi:nil`, `xml:lang`), declaring the
+    /// prefix on the open element when it is not in scope yet. `xml:` is never declared (it is
+    /// bound by XML itself). An attribute in a namespace without a fixed prefix is skipped.
+    pub fn attr_ns(&mut self, ns: &Ns, name: &str, value: &str) -> &mut Self {
+        debug_assert!(self.in_tag, "attribute {name} written outside a start tag");
+        if *ns == Ns::None {
+            return self.attr(name, value);
+        }
+        if ns.uri() == Ns::XML_URI {
+            let _ = write!(self.buf, " xml:{name}=\"{}\"", escape_attr(value));
+        } else if let Some(p) = ns.prefix() {
+            if !self.is_declared(ns) {
+                let depth = self.open.len().saturating_sub(1);
+                let _ = write!(self.buf, " xmlns:{p}=\"{}\"", ns.uri());
+                self.declared.push((ns.clone(), depth));
+            }
+            let _ = write!(self.buf, " {p}:{name}=\"{}\"", escape_attr(value));
+        }
+        self
+    }
+
     /// Adds an attribute if present.
     pub fn attr_opt<T: XmlText>(&mut self, name: &str, value: &Option<T>) -> &mut Self {
         if let Some(v) = value {
@@ -684,16 +712,7 @@ impl Writer {
         let name = Name { ns: &el.ns, local: &el.name };
         self.start(name);
         for a in &el.attrs {
-            if a.ns == Ns::None {
-                self.attr(&a.name, &a.value);
-            } else if let Some(p) = a.ns.prefix() {
-                if !self.is_declared(&a.ns) {
-                    let depth = self.open.len() - 1;
-                    let _ = write!(self.buf, " xmlns:{p}=\"{}\"", a.ns.uri());
-                    self.declared.push((a.ns.clone(), depth));
-                }
-                let _ = write!(self.buf, " {p}:{}=\"{}\"", a.name, escape_attr(&a.value));
-            }
+            self.attr_ns(&a.ns, &a.name, &a.value);
         }
         if !el.text.is_empty() {
             self.text(&el.text);

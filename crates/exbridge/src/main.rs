@@ -67,6 +67,9 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Config { command: ConfigCommand::Check { config } } = &cli.command {
+        return config_check(config);
+    }
     let name = match &cli.command {
         Command::Serve { .. } => "serve",
         Command::Demo { .. } => "demo",
@@ -76,4 +79,24 @@ fn main() -> ExitCode {
     };
     eprintln!("exbridge {name}: not available in this build yet");
     ExitCode::from(1)
+}
+
+/// `exbridge config check`: exit 0 if valid, 2 with every problem listed otherwise.
+fn config_check(path: &std::path::Path) -> ExitCode {
+    match exbridge_config::Config::load(path) {
+        Ok(c) => {
+            println!(
+                "{}: valid ({} Exchange server(s), directory source {:?}, {} webhook(s))",
+                path.display(),
+                c.exchange.len(),
+                c.directory.source,
+                c.webhooks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
 }

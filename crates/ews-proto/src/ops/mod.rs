@@ -31,3 +31,5 @@ pub use subscribe::*;
 pub use sync_folder_items::*;
 pub use unsubscribe::*;
 pub use update_item::*;
+pub mod restriction;
+pub use restriction::*;

@@ -1,0 +1,170 @@
+use super::*;
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:3001"
+api_tokens = ["change-me-please"]
+admin_password = "env:ADMIN_PW"
+data_dir = "./data"
+
+[store]
+url = "sqlite://./data/exbridge.db"
+
+[[exchange]]
+name = "primary"
+ews_url = "https://mail.contoso.com/EWS/Exchange.asmx"
+auth = "ntlm"
+username = "svc-exbridge@contoso.com"
+password = "env:EXCHANGE_PASSWORD"
+impersonation = true
+server_version = "Exchange2016"
+domains = ["Contoso.com"]
+max_concurrency = 8
+
+[directory]
+source = "api"
+refresh_interval = "10m"
+
+[sync]
+window_past_days = 30
+window_future_days = 180
+reconcile_interval = "15m"
+oof_poll_interval = "60s"
+
+[[webhooks]]
+url = "https://app.contoso.com/exbridge/hook"
+secret = "whsec-literal"
+events = ["*"]
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+fn problems(text: &str, e: &[(&str, &str)]) -> Vec<Problem> {
+    match Config::from_toml_str(text, &env(e)) {
+        Err(ConfigError::Invalid(p)) => p,
+        other => panic!("expected validation problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn contract_example_loads() {
+    let c = Config::from_toml_str(GOOD, &env(&[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")])).unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:3001");
+    let x = &c.exchange[0];
+    assert_eq!(x.auth, AuthMethod::Ntlm);
+    assert_eq!(x.password.as_ref().unwrap().expose(), "s3cret");
+    assert_eq!(x.password.as_ref().unwrap().source(), "env:EXCHANGE_PASSWORD");
+    assert_eq!(x.domains, vec!["contoso.com"]);
+    assert_eq!(c.directory.refresh_interval, Duration::from_secs(600));
+    assert_eq!(c.sync.oof_poll_interval, Duration::from_secs(60));
+    assert_eq!(c.webhooks[0].events, vec!["*"]);
+    // Secrets never show in Debug output.
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("s3cret") && !dbg.contains("whsec-literal"), "{dbg}");
+}
+
+#[test]
+fn environment_overrides_any_key() {
+    let c = Config::from_toml_str(
+        GOOD,
+        &env(&[
+            ("ADMIN_PW", "pw"),
+            ("EXCHANGE_PASSWORD", "s3cret"),
+            ("EXBRIDGE_SERVER__LISTEN", "127.0.0.1:4000"),
+            ("EXBRIDGE_EXCHANGE__0__MAX_CONCURRENCY", "3"),
+            ("EXBRIDGE_SYNC__WINDOW_FUTURE_DAYS", "90"),
+            ("EXBRIDGE_EXCHANGE__0__PASSWORD", "from-env"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.port(), 4000);
+    assert_eq!(c.exchange[0].max_concurrency, 3);
+    assert_eq!(c.sync.window_future_days, 90);
+    assert_eq!(c.exchange[0].password.as_ref().unwrap().expose(), "from-env");
+}
+
+#[test]
+fn every_bad_key_is_named_at_once() {
+    let bad = GOOD
+        .replace("auth = \"ntlm\"", "auth = \"kerberos\"")
+        .replace("window_past_days = 30", "window_past_days = 45")
+        .replace("refresh_interval = \"10m\"", "refresh_interval = \"soon\"\ncolour = \"blue\"")
+        .replace("listen = \"127.0.0.1:3001\"", "listen = \"localhost\"");
+    let p = problems(&bad, &[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "x")]);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    for k in
+        ["exchange[0].auth", "sync.window_past_days", "directory.refresh_interval", "directory.colour", "server.listen"]
+    {
+        assert!(keys.contains(&k), "{k} not reported in {p:#?}");
+    }
+    let auth = p.iter().find(|p| p.key == "exchange[0].auth").unwrap();
+    assert_eq!(auth.value.as_deref(), Some("\"kerberos\""));
+    assert!(auth.expected.contains("ntlm"));
+    let past = p.iter().find(|p| p.key == "sync.window_past_days").unwrap();
+    assert!(past.expected.contains("0 to 30"), "{past}");
+}
+
+#[test]
+fn missing_secret_source_is_named_without_leaking() {
+    let p = problems(GOOD, &[("ADMIN_PW", "pw")]);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].key, "exchange[0].password");
+    assert!(p[0].expected.contains("EXCHANGE_PASSWORD"));
+    // A literal secret of the wrong type is reported without its value.
+    let lit = GOOD.replace("secret = \"whsec-literal\"", "secret = 12345");
+    let p = problems(&lit, &[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "x")]);
+    assert!(p.iter().all(|p| p.value.is_none() || !p.value.as_ref().unwrap().contains("12345")), "{p:#?}");
+}
+
+#[test]
+fn file_secrets_are_read_and_trimmed() {
+    let dir = std::env::temp_dir().join(format!("exbridge-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("pw");
+    std::fs::write(&f, "from-file\n").unwrap();
+    let text = GOOD.replace("env:EXCHANGE_PASSWORD", &format!("file:{}", f.display()));
+    let c = Config::from_toml_str(&text, &env(&[("ADMIN_PW", "pw")])).unwrap();
+    assert_eq!(c.exchange[0].password.as_ref().unwrap().expose(), "from-file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn oauth2_and_autodiscover_servers() {
+    let text = r#"
+[server]
+api_tokens = ["0123456789"]
+[[exchange]]
+name = "online"
+autodiscover_email = "svc@contoso.com"
+auth = "oauth2"
+token_url = "https://login.example/token"
+client_id = "abc"
+client_secret = "shh"
+"#;
+    let c = Config::from_toml_str(text, &[]).unwrap();
+    let x = &c.exchange[0];
+    assert!(x.ews_url.is_none());
+    assert_eq!(x.oauth2.as_ref().unwrap().client_id, "abc");
+    let p = problems(&text.replace("client_id = \"abc\"\n", ""), &[]);
+    assert_eq!(p[0].key, "exchange[0].client_id");
+    let p = problems(&text.replace("autodiscover_email = \"svc@contoso.com\"\n", ""), &[]);
+    assert_eq!(p[0].key, "exchange[0].ews_url");
+}
+
+#[test]
+fn syntax_errors_and_missing_exchange() {
+    assert!(matches!(Config::from_toml_str("[server", &[]), Err(ConfigError::Syntax { .. })));
+    let p = problems("[server]\n", &[]);
+    assert_eq!(p[0].key, "exchange");
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+    assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+    assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+    assert!(parse_duration("0s").is_err());
+    assert!(parse_duration("ten minutes").is_err());
+}
