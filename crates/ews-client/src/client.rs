@@ -5,10 +5,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ews_proto::ops::{FolderShape, GetFolder};
+use ews_proto::shape::BaseShape;
 use ews_proto::soap::{ConnectingSid, ServerVersionInfo};
 use ews_proto::tz::TimeZoneDefinition;
 use ews_proto::xml::{self, Element, FromXml, Ns, soap, t};
-use ews_proto::{Body, Envelope, Fault, Header, Operation, ResponseCode, ResponseStatus, SmtpAddress};
+use ews_proto::{
+    Body, DistinguishedFolderName, Envelope, Fault, FolderId, Header, Operation, ResponseCode, ResponseStatus,
+    SmtpAddress,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use crate::config::{AuthConfig, ServerConfig};
@@ -224,11 +229,11 @@ impl EwsClient {
     /// a working connection and is reported in `note`.
     pub async fn check_connection(&self, mailbox: Option<&SmtpAddress>) -> Result<ConnectionCheck, EwsError> {
         let started = Instant::now();
-        let opts = CallOptions::default();
-        let probe = r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:GetFolder>"#;
-        let envelope = Envelope::new(self.header(mailbox, &opts), ews_proto::ops::GetFolder::default());
-        let xml = replace_body(&envelope.to_xml_string(), probe);
-        let note = match self.execute("GetFolder", mailbox, &opts, xml).await {
+        let probe = GetFolder {
+            folder_shape: FolderShape::new(BaseShape::IdOnly),
+            folder_ids: vec![FolderId::distinguished(DistinguishedFolderName::MsgFolderRoot)],
+        };
+        let note = match self.call(mailbox, probe).await {
             Ok(_) => None,
             Err(e) if e.class() == ErrorClass::Mailbox => {
                 Some(e.response_code().map(|c| c.to_string()).unwrap_or_else(|| e.message().to_string()))
@@ -576,16 +581,6 @@ fn snippet(body: &[u8]) -> String {
     if s.is_empty() { "(empty body)".to_string() } else { s }
 }
 
-/// Replaces the content of `<soap:Body>` in a serialized envelope.
-fn replace_body(envelope: &str, inner: &str) -> String {
-    match (envelope.find("<soap:Body>"), envelope.rfind("</soap:Body>")) {
-        (Some(a), Some(b)) if b > a => {
-            format!("{}{inner}{}", &envelope[..a + "<soap:Body>".len()], &envelope[b..])
-        }
-        _ => envelope.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,14 +610,5 @@ mod tests {
         assert_eq!(s[0].code(), ResponseCode::ErrorServerBusy);
         assert_eq!(s[0].back_off(), Some(Duration::from_millis(1500)));
         assert!(s[1].is_success());
-    }
-
-    #[test]
-    fn body_replacement() {
-        let env = r#"<?xml version="1.0"?><soap:Envelope><soap:Header/><soap:Body><m:GetFolder/></soap:Body></soap:Envelope>"#;
-        assert_eq!(
-            replace_body(env, "<x/>"),
-            r#"<?xml version="1.0"?><soap:Envelope><soap:Header/><soap:Body><x/></soap:Body></soap:Envelope>"#
-        );
     }
 }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use ews_client::{AuthConfig, ErrorClass, ErrorKind, EwsClient, OAuth2Config, ProxyConfig, ServerConfig};
 use ews_proto::SmtpAddress;
-use ews_proto::ops::GetFolder;
 use secrecy::SecretString;
 use support::*;
 
@@ -37,7 +36,7 @@ fn config(url: url::Url, auth: AuthConfig) -> ServerConfig {
 }
 
 async fn probe(client: &EwsClient, mailbox: &SmtpAddress) -> Result<(), ews_client::EwsError> {
-    client.call(Some(mailbox), GetFolder::default()).await.map(|_| ())
+    client.call(Some(mailbox), probe_op()).await.map(|_| ())
 }
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
@@ -87,7 +86,7 @@ async fn without_impersonation_the_anchor_is_still_sent() {
         cfg.impersonation = false;
         let client = EwsClient::new(cfg).unwrap();
         probe(&client, &mbx(7)).await.unwrap();
-        client.call(None, GetFolder::default()).await.unwrap();
+        client.call(None, probe_op()).await.unwrap();
         let reqs = server.requests();
         assert!(!reqs[0].body.contains("ExchangeImpersonation"));
         assert_eq!(reqs[0].headers["x-anchormailbox"], "user7@contoso.test");
@@ -324,7 +323,7 @@ async fn oauth2_token_is_reused_and_fetched_once_under_concurrency() {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let c = client.clone();
-                tokio::spawn(async move { c.call(Some(&mbx(i)), GetFolder::default()).await.map(|_| ()) })
+                tokio::spawn(async move { c.call(Some(&mbx(i)), probe_op()).await.map(|_| ()) })
             })
             .collect();
         for t in tasks {
@@ -443,7 +442,7 @@ async fn server_busy_fault_pauses_every_request() {
         assert_eq!(client.stats().concurrency_limit, 8);
         let first = {
             let c = client.clone();
-            tokio::spawn(async move { c.call(Some(&mbx(0)), GetFolder::default()).await.map(|_| ()) })
+            tokio::spawn(async move { c.call(Some(&mbx(0)), probe_op()).await.map(|_| ()) })
         };
         // Once the fault has been served, more calls arrive; they must wait for the window.
         while server.requests().is_empty() {
@@ -453,7 +452,7 @@ async fn server_busy_fault_pauses_every_request() {
         let others: Vec<_> = (1..5)
             .map(|i| {
                 let c = client.clone();
-                tokio::spawn(async move { c.call(Some(&mbx(i)), GetFolder::default()).await.map(|_| ()) })
+                tokio::spawn(async move { c.call(Some(&mbx(i)), probe_op()).await.map(|_| ()) })
             })
             .collect();
         first.await.unwrap().unwrap();
@@ -623,7 +622,7 @@ async fn concurrency_is_capped_per_server() {
         let tasks: Vec<_> = (0..12)
             .map(|i| {
                 let c = client.clone();
-                tokio::spawn(async move { c.call(Some(&mbx(i)), GetFolder::default()).await.map(|_| ()) })
+                tokio::spawn(async move { c.call(Some(&mbx(i)), probe_op()).await.map(|_| ()) })
             })
             .collect();
         for t in tasks {
@@ -666,7 +665,17 @@ async fn timeouts_retry_reads_but_not_writes() {
         assert_eq!(server.requests().len(), 3, "a read is retried (bounded)");
 
         // A write that timed out may have been carried out: it is not sent again.
-        let e = client.call(Some(&mbx(1)), ews_proto::ops::CreateItem::default()).await.unwrap_err();
+        let e = client
+            .call(
+                Some(&mbx(1)),
+                ews_proto::ops::CreateItem::items(
+                    Vec::new(),
+                    None,
+                    ews_proto::ops::CalendarItemCreateOrDeleteOperation::SendToNone,
+                ),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(*e.kind(), ErrorKind::Timeout);
         assert_eq!(e.operation(), "CreateItem");
         assert_eq!(server.requests().len(), 4);

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use ews_client::{AuthConfig, EwsClient, ServerConfig};
 use ews_proto::SmtpAddress;
-use ews_proto::ops::GetFolder;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use secrecy::SecretString;
 use support::*;
@@ -74,8 +73,8 @@ async fn calls_are_counted_and_timed() {
         let auth = AuthConfig::Basic { username: "svc@contoso.test".into(), password: SecretString::from("x") };
         let client = EwsClient::new(ServerConfig::new("metrics-test", server.ews_url(), auth)).unwrap();
         let m = SmtpAddress::parse("user1@contoso.test").unwrap();
-        client.call(Some(&m), GetFolder::default()).await.unwrap();
-        client.call(Some(&m), GetFolder::default()).await.unwrap();
+        client.call(Some(&m), probe_op()).await.unwrap();
+        client.call(Some(&m), probe_op()).await.unwrap();
     })
     .await
     .unwrap();

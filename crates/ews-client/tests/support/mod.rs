@@ -26,6 +26,14 @@ use tokio::net::TcpListener;
 
 pub const NS: &str = r#"xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types""#;
 
+/// The request most tests send: GetFolder of the root folder, IdOnly.
+pub fn probe_op() -> ews_proto::ops::GetFolder {
+    ews_proto::ops::GetFolder {
+        folder_shape: ews_proto::ops::FolderShape::new(ews_proto::shape::BaseShape::IdOnly),
+        folder_ids: vec![ews_proto::FolderId::distinguished(ews_proto::DistinguishedFolderName::MsgFolderRoot)],
+    }
+}
+
 /// A SOAP envelope with a ServerVersionInfo header around `body`.
 pub fn envelope(body: &str) -> String {
     format!(
