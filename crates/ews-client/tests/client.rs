@@ -705,3 +705,32 @@ async fn a_pause_longer_than_max_wait_fails_fast() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn requests_validate_against_the_ews_schema() {
+    bounded(async {
+        let server = TestServer::start(basic_server(always_ok())).await;
+        let client = EwsClient::new(config(server.ews_url(), basic("svc@contoso.test", "secret"))).unwrap();
+        probe(&client, &mbx(1)).await.unwrap();
+        client.call(None, probe_op()).await.unwrap();
+        let opts = ews_client::CallOptions {
+            time_zone: Some(ews_proto::tz::TimeZoneDefinition {
+                id: Some("W. Europe Standard Time".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        client.call_with(Some(&mbx(2)), probe_op(), &opts).await.unwrap();
+        client.check_connection(None).await.unwrap();
+        let docs: Vec<(String, String)> =
+            server.requests().into_iter().enumerate().map(|(i, r)| (format!("request {i}"), r.body)).collect();
+        assert_eq!(docs.len(), 4);
+        assert!(
+            docs[2].1.contains(r#"<t:TimeZoneContext><t:TimeZoneDefinition Id="W. Europe Standard Time"/>"#),
+            "{}",
+            docs[2].1
+        );
+        ews_schema_check::assert_all_valid(&docs);
+    })
+    .await;
+}
