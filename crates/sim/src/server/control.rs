@@ -1,0 +1,129 @@
+//! The control API under `/sim/` (JSON, no authentication) and the OAuth2 token endpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+use base64::Engine;
+use serde_json::json;
+
+use super::SimState;
+use super::faults::FaultSpec;
+use crate::auth::TokenRequestError;
+
+pub(crate) fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/sim/oauth2/token", post(token))
+        .route("/sim/stats", get(stats))
+        .route("/sim/faults", post(fault))
+        .route("/sim/mailboxes", post(not_yet))
+        .route("/sim/mailboxes/{smtp}/items", get(not_yet).post(not_yet))
+        .route("/sim/mailboxes/{smtp}/items/{item_id}", patch(not_yet).delete(not_yet))
+        .route("/sim/mailboxes/{smtp}/oof", put(not_yet))
+}
+
+/// `{"error":{"code":…,"message":…}}` with a status.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
+}
+
+async fn not_yet() -> Response {
+    error(StatusCode::NOT_IMPLEMENTED, "not_implemented", "this control API route needs the mailbox store")
+}
+
+async fn stats(State(state): State<Arc<SimState>>) -> Response {
+    Json(state.stats()).into_response()
+}
+
+async fn fault(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_fault", format!("not a fault: {e}")),
+    };
+    let affected = apply_fault(&state, &spec);
+    Json(json!({"kind": spec.kind(), "affected": affected})).into_response()
+}
+
+/// Applies a fault at once or arms it for the next EWS requests; returns how many streaming
+/// connections it touched.
+pub fn apply_fault(state: &SimState, spec: &FaultSpec) -> usize {
+    match spec {
+        FaultSpec::DropStreams => {
+            let n = state.streams.drop_all();
+            state.stats.faults("drop_streams", n as u64);
+            n
+        }
+        FaultSpec::ExpireSubscriptions => {
+            let n = state.streams.expire_all();
+            state.stats.fault("expire_subscriptions");
+            n
+        }
+        FaultSpec::Reset => {
+            state.faults.lock().unwrap().arm(spec);
+            state.stats.reset();
+            0
+        }
+        other => {
+            state.faults.lock().unwrap().arm(other);
+            0
+        }
+    }
+}
+
+/// `POST /sim/oauth2/token`: client-credentials grant, credentials in the form or in Basic.
+async fn token(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not a form"),
+    };
+    let mut client_id = form.get("client_id").cloned();
+    let mut client_secret = form.get("client_secret").cloned();
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        client_id.get_or_insert(id);
+        client_secret.get_or_insert(secret);
+    }
+    match state.auth.issue_token(form.get("grant_type").map(String::as_str), client_id.as_deref(), client_secret.as_deref())
+    {
+        Ok(t) => {
+            state.stats.token_issued();
+            let body = json!({
+                "token_type": "Bearer",
+                "expires_in": t.expires_in.as_secs(),
+                "ext_expires_in": t.expires_in.as_secs(),
+                "access_token": t.access_token,
+            });
+            ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        }
+        Err(TokenRequestError::InvalidRequest(m)) => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &m),
+        Err(TokenRequestError::UnsupportedGrantType(g)) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant type {g:?} is not supported; use client_credentials"),
+        ),
+        Err(TokenRequestError::InvalidClient) => {
+            state.stats.auth_failure("oauth2");
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "wrong client_id or client_secret")
+        }
+    }
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    (status, Json(json!({"error": code, "error_description": description}))).into_response()
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
