@@ -468,6 +468,8 @@ pub struct TestPki {
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
     pub leaf_der: Vec<u8>,
+    pub leaf_pem: String,
+    pub key_pem: String,
 }
 
 pub fn pki(names: &[&str], expired: bool) -> TestPki {
@@ -491,7 +493,7 @@ pub fn pki(names: &[&str], expired: bool) -> TestPki {
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
         .unwrap();
-    TestPki { ca_pem: ca.pem(), server: Arc::new(server), leaf_der }
+    TestPki { ca_pem: ca.pem(), server: Arc::new(server), leaf_der, leaf_pem: cert.pem(), key_pem: key.serialize_pem() }
 }
 
 /// A minimal HTTP CONNECT proxy that requires `Proxy-Authorization: Basic user:pass` and counts

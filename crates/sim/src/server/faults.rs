@@ -131,6 +131,7 @@ pub fn schema_validation(problem: &str) -> Fault {
     Fault {
         code: format!("t:{}", ResponseCode::ErrorSchemaValidation.as_str()),
         string: message.clone(),
+        string_lang: None,
         actor: None,
         detail: Some(FaultDetail {
             response_code: Some(ResponseCode::ErrorSchemaValidation),
