@@ -3,6 +3,7 @@
 //! * [`store`]: the stateful mailbox store (calendars, tasks, OOF, change log, notifications).
 //! * [`seed`]: deterministic mailboxes and calendars from a seed.
 //! * [`json`]: the JSON shapes of the control API (`/sim/...`) and their effect on the store.
+//! * [`ops`]: the EWS operations on the store.
 //! * [`server`]: the HTTP(S) server: EWS and Autodiscover endpoints, the control API, the
 //!   OAuth2 token endpoint, throttling, injected faults and streaming mechanics.
 //! * [`auth`]: Basic, NTLMv2 and Bearer authentication.
@@ -11,6 +12,7 @@
 pub mod auth;
 pub mod config;
 pub mod json;
+pub mod ops;
 pub mod seed;
 pub mod server;
 pub mod store;

@@ -145,7 +145,9 @@ impl RunningSim {
 pub async fn start(config: SimConfig) -> anyhow::Result<RunningSim> {
     let seed = SeedConfig::new(config.seed, config.mailboxes, config.events_per_mailbox, config.domain.clone());
     let store = tokio::task::spawn_blocking(move || seeded_store(&seed)).await?.context("seeding the mailboxes")?;
-    start_with(config, Arc::new(store), Arc::new(NotImplemented)).await
+    let store = Arc::new(store);
+    let ops = Arc::new(crate::ops::SimOperations::new(store.clone()));
+    start_with(config, store, ops).await
 }
 
 /// Starts the simulator on a given store with the given operations.
