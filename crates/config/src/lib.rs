@@ -510,14 +510,14 @@ impl Reader {
             );
         }
         let encryption_key = self.secret(st, "store", "encryption_key");
-        if let Some(k) = &encryption_key {
-            if k.expose().len() < 16 {
-                self.problem(
-                    "store.encryption_key",
-                    None,
-                    "a key of at least 16 characters (32 random bytes, base64, recommended)",
-                );
-            }
+        if let Some(k) = &encryption_key
+            && k.expose().len() < 16
+        {
+            self.problem(
+                "store.encryption_key",
+                None,
+                "a key of at least 16 characters (32 random bytes, base64, recommended)",
+            );
         }
 
         // [[exchange]]
@@ -676,10 +676,10 @@ impl Reader {
             .string(t, prefix, "ews_url")
             .and_then(|u| self.url(&format!("{prefix}.ews_url"), &u, &["http", "https"]));
         let autodiscover_email = self.string(t, prefix, "autodiscover_email");
-        if let Some(e) = &autodiscover_email {
-            if ews_proto::SmtpAddress::parse(e).is_err() {
-                self.problem(&format!("{prefix}.autodiscover_email"), Some(format!("{e:?}")), "an email address");
-            }
+        if let Some(e) = &autodiscover_email
+            && ews_proto::SmtpAddress::parse(e).is_err()
+        {
+            self.problem(&format!("{prefix}.autodiscover_email"), Some(format!("{e:?}")), "an email address");
         }
         if !t.contains_key("ews_url") && autodiscover_email.is_none() {
             self.problem(&format!("{prefix}.ews_url"), None, "missing: set ews_url or autodiscover_email");
@@ -747,14 +747,14 @@ impl Reader {
             }
         };
         let ca_file = self.string(t, prefix, "ca_file").map(PathBuf::from);
-        if let Some(p) = &ca_file {
-            if !p.is_file() {
-                self.problem(
-                    &format!("{prefix}.ca_file"),
-                    Some(format!("{:?}", p.display().to_string())),
-                    "a readable PEM file",
-                );
-            }
+        if let Some(p) = &ca_file
+            && !p.is_file()
+        {
+            self.problem(
+                &format!("{prefix}.ca_file"),
+                Some(format!("{:?}", p.display().to_string())),
+                "a readable PEM file",
+            );
         }
         let proxy = self.string(t, prefix, "proxy").and_then(|u| self.url(&format!("{prefix}.proxy"), &u, &["http"]));
         let domains: Vec<String> =

@@ -157,7 +157,7 @@ fn utf16(s: &str) -> Vec<u8> {
 
 fn decode_string(bytes: &[u8], unicode: bool) -> Result<String, NtlmError> {
     if unicode {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(NtlmError::Malformed("odd length of a UTF-16 string"));
         }
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();

@@ -9,6 +9,9 @@
 //! The server ([`crate::server`]) has already authenticated the caller, resolved the mailbox
 //! (impersonation rules), applied faults, throttling and latency when an operation runs.
 
+// A `Fault` is large, but it is the error path of a request, never a hot loop.
+#![allow(clippy::result_large_err)]
+
 pub mod autodiscover;
 pub mod notify;
 pub mod read;
