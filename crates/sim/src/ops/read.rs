@@ -1015,7 +1015,7 @@ pub fn get_user_availability(
                 }
                 let private = c.item.sensitivity.is_some_and(|s| s != Sensitivity::Normal);
                 let details = detailed.then(|| CalendarEventDetails {
-                    id: None,
+                    id: c.item.item_id.as_ref().map(|i| i.id.0.clone()),
                     subject: if private { None } else { c.item.subject.clone() },
                     location: if private { None } else { c.location.clone() },
                     is_meeting: c.is_meeting.unwrap_or(false),
