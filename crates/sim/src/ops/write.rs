@@ -90,6 +90,12 @@ pub(crate) fn message_text(code: &ResponseCode) -> &'static str {
         R::ErrorExpiredSubscription => "The subscription has expired.",
         R::ErrorInvalidWatermark => "The watermark used for creating this subscription was not found.",
         R::ErrorInvalidSubscription => "Subscription is invalid.",
+        R::ErrorInvalidPullSubscriptionId => "The subscription ID is not a valid pull subscription ID.",
+        R::ErrorSubscriptionAccessDenied => {
+            "Access is denied. Only the subscription owner may access the subscription."
+        }
+        R::ErrorMissedNotificationEvents => "Events were lost because too many occurred before they were read.",
+        R::ErrorInvalidSubscriptionRequest => "The subscription request is invalid.",
         R::ErrorExceededSubscriptionCount => "You have exceeded the maximum number of subscriptions.",
         R::ErrorNonExistentMailbox => "No mailbox with such guid.",
         R::ErrorInvalidOperation => "The operation is not valid.",
