@@ -641,14 +641,14 @@ async fn malformed_xml_gets_a_schema_fault_not_a_panic() {
 }
 
 #[tokio::test]
-async fn the_placeholder_answers_every_operation_with_a_fault() {
+async fn the_seeded_server_answers_operations_on_the_store() {
+    // Once the operations were stubs answering ErrorInvalidOperation; now they work.
     let sim = server::start(config()).await.unwrap();
     let c = client();
     let r = post(&c, &sim, SVC, SVC_PASSWORD, soap("GetFolder", Some("user1@contoso.test"))).await;
-    let f = fault_of(r).await;
-    assert_eq!(f.response_code(), ResponseCode::ErrorInvalidOperation);
-    assert!(f.string.contains("GetFolder"));
-    assert_eq!(sim.stats().outcomes["GetFolder"]["fault:ErrorInvalidOperation"], 1);
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(matches!(Envelope::parse(text.as_bytes()).unwrap().body, Body::GetFolderResponse(_)), "{text}");
     sim.shutdown().await;
 }
 
@@ -1129,7 +1129,7 @@ async fn start_seeds_the_configured_mailboxes() {
     assert_eq!(sim.store().mailbox_count(), 5);
     let c = client();
     let r = post(&c, &sim, "user5@contoso.test", "password", soap("GetFolder", None)).await;
-    assert_eq!(r.status(), 500); // authenticated; the placeholder has no operations
+    assert_eq!(r.status(), 200); // authenticated, and GetFolder of its own calendar works
     let r = post(&c, &sim, "user6@contoso.test", "password", soap("GetFolder", None)).await;
     assert_eq!(r.status(), 401);
     sim.shutdown().await;

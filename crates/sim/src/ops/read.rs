@@ -59,7 +59,10 @@ pub fn message_text(e: &StoreError) -> String {
 
 /// A `ResponseStatus` for a store error.
 pub fn error_status(e: &StoreError) -> ResponseStatus {
-    ResponseStatus::error(e.response_code(), message_text(e))
+    let mut s = ResponseStatus::error(e.response_code(), message_text(e));
+    // Exchange adds DescriptiveLinkKey 0 to its error messages.
+    s.descriptive_link_key = Some(0);
+    s
 }
 
 fn dt(ts: Timestamp) -> DateTime {
@@ -498,7 +501,8 @@ pub fn get_folder(store: &Store, ctx: &RequestContext, r: GetFolder) -> Result<G
                 status: ResponseStatus::success(),
                 folders: Some(vec![folder_element(store, &f, &r.folder_shape)]),
             },
-            Err(e) => GetFolderResponseMessage { status: error_status(&e), folders: None },
+            // Exchange writes an empty `m:Folders` with the error.
+            Err(e) => GetFolderResponseMessage { status: error_status(&e), folders: Some(Vec::new()) },
         })
         .collect();
     Ok(GetFolderResponse { messages })
@@ -680,22 +684,19 @@ pub fn sync_folder_items(
         )));
     }
     let mailbox = request_mailbox(store, ctx)?;
+    // Exchange's error messages carry an empty SyncState and IncludesLastItemInRange true.
+    let sync_error = |status: ResponseStatus| SyncFolderItemsResponseMessage {
+        status,
+        sync_state: Some(ews_proto::SyncState(String::new())),
+        includes_last_item_in_range: Some(true),
+        changes: None,
+    };
     let message = match resolve_any_folder(store, &mailbox, &r.sync_folder_id) {
-        Err(e) => SyncFolderItemsResponseMessage {
-            status: error_status(&e),
-            sync_state: None,
-            includes_last_item_in_range: None,
-            changes: None,
-        },
-        Ok(ResolvedFolder::Virtual(..)) => SyncFolderItemsResponseMessage {
-            status: ResponseStatus::error(
-                ResponseCode::ErrorSyncFolderNotFound,
-                "The specified folder could not be found in the store.",
-            ),
-            sync_state: None,
-            includes_last_item_in_range: None,
-            changes: None,
-        },
+        Err(e) => sync_error(error_status(&e)),
+        Ok(ResolvedFolder::Virtual(..)) => sync_error(ResponseStatus::error(
+            ResponseCode::ErrorSyncFolderNotFound,
+            "The specified folder could not be found in the store.",
+        )),
         Ok(ResolvedFolder::Store(mb, kind)) => {
             let state = r.sync_state.as_ref().map(|s| s.0.as_str());
             match store.sync_folder_items(&mb, kind, state, r.max_changes_returned as u32) {
@@ -718,12 +719,7 @@ pub fn sync_folder_items(
                         changes: Some(changes),
                     }
                 }
-                Err(e) => SyncFolderItemsResponseMessage {
-                    status: error_status(&e),
-                    sync_state: None,
-                    includes_last_item_in_range: None,
-                    changes: None,
-                },
+                Err(e) => sync_error(error_status(&e)),
             }
         }
     };
