@@ -12,7 +12,7 @@ use ews_proto::autodiscover::{
 };
 use ews_proto::items::{BodyType, CalendarItemType, Item, ItemFields, Task};
 use ews_proto::ops::*;
-use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
+use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape, PropertyPath};
 use ews_proto::soap::{Body, Envelope};
 use ews_proto::values::DateTime;
 use ews_proto::{
@@ -336,6 +336,25 @@ async fn find_item_indexed_paging_and_the_find_limit() {
     assert_eq!(t.item.subject.as_deref(), Some("task 1004"));
     assert_eq!(root.items.len(), 3);
 
+    // A restriction and a sort order: tasks whose subject contains "100", newest first.
+    let mut q = page(0, 50);
+    q.restriction = Some(Restriction(SearchExpression::contains(PropertyPath::field("item:Subject"), "task 100")));
+    q.sort_order =
+        Some(vec![FieldOrder { order: SortDirection::Descending, path: PropertyPath::field("item:Subject") }]);
+    let r = body!(sim.ok("FindItem Indexed restriction", u, q).await, FindItemResponse);
+    let root = r.messages[0].root_folder.as_ref().unwrap();
+    let subjects: Vec<_> = root
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Task(t) => t.item.subject.clone().unwrap(),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(subjects, ["task 1004", "task 1003", "task 1002", "task 1001", "task 1000"]);
+    assert_eq!(root.total_items_in_view, Some(5));
+    assert_eq!(root.includes_last_item_in_range, Some(true));
+
     // The seeded calendar without expansion shows masters.
     let r = body!(
         sim.ok(
@@ -352,8 +371,21 @@ async fn find_item_indexed_paging_and_the_find_limit() {
             .iter()
             .any(|i| matches!(i, Item::Calendar(c) if c.calendar_item_type == Some(CalendarItemType::RecurringMaster)))
     );
+    let all = root.items.len();
+    // The connector's restriction: items overlapping a window (singles and masters).
+    let (ws, we) = window("2026-03-16T00:00:00Z", "2026-03-23T00:00:00Z");
+    let q = FindItem::indexed(FolderId::calendar(), 0, 100, ItemShape::new(BaseShape::Default))
+        .with_restriction(Restriction::calendar_overlapping(&ws, &we));
+    let r = body!(sim.ok("FindItem Indexed overlapping", &user(1), q).await, FindItemResponse);
+    let root = r.messages[0].root_folder.as_ref().unwrap();
+    assert!(!root.items.is_empty() && root.items.len() < all, "{} of {all}", root.items.len());
+    for i in &root.items {
+        let Item::Calendar(c) = i else { panic!() };
+        assert!(c.end.unwrap().timestamp().unwrap() > ts("2026-03-16T00:00:00Z"));
+        assert!(c.start.unwrap().timestamp().unwrap() < ts("2026-03-23T00:00:00Z"));
+    }
     let n = sim.assert_all_valid();
-    assert_eq!(n, 5);
+    assert_eq!(n, 7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,6 +523,12 @@ async fn get_item_batches_occurrences_shapes_and_errors() {
     let Item::Calendar(c) = &r.messages[0].items[0] else { panic!() };
     assert_eq!(c.item.subject.as_deref(), Some("Weekly sync"));
     assert!(c.uid.is_some() && c.start.is_none() && c.item.body.is_none() && c.recurrence.is_none());
+
+    // Another mailbox's item: access denied for the impersonated user.
+    let (_, env) =
+        sim.call("GetItem other mailbox", Some(&user(3)), GetItem::new([master.clone()], ItemShape::id_only())).await;
+    let r = body!(env.body, GetItemResponse);
+    assert_eq!(r.messages[0].status.code(), ResponseCode::ErrorAccessDenied);
 
     // A private item is returned fully to its owner (impersonated).
     let r = body!(

@@ -594,6 +594,47 @@ pub fn find_item(store: &Store, ctx: &RequestContext, r: FindItem) -> Result<Fin
                         _ => (0, limit, false),
                     };
                     let max = max.min(limit);
+                    let filtered = r.restriction.is_some() || r.sort_order.as_ref().is_some_and(|o| !o.is_empty());
+                    if filtered {
+                        let mut items = all_items(store, &mb, kind);
+                        if let Some(restriction) = &r.restriction {
+                            items.retain(|i| matches(i, restriction.expression()));
+                        }
+                        if let Some(order) = &r.sort_order {
+                            sort_items(&mut items, order);
+                        }
+                        let total = items.len();
+                        let (start, take) = if from_end {
+                            let end = total.saturating_sub(offset);
+                            (end.saturating_sub(max), end.min(max))
+                        } else {
+                            (offset.min(total), max)
+                        };
+                        let page: Vec<Item> = items
+                            .iter()
+                            .skip(start)
+                            .take(take)
+                            .map(|i| project_item(i, &r.item_shape, ShapeUse::Find))
+                            .collect();
+                        let (next, last) = if from_end {
+                            (offset + page.len(), start == 0)
+                        } else {
+                            let next = (start + page.len()).min(total);
+                            (next, next >= total)
+                        };
+                        return FindItemResponseMessage {
+                            status: ResponseStatus::success(),
+                            root_folder: Some(FindItemRootFolder {
+                                indexed_paging_offset: Some(next as i32),
+                                numerator_offset: None,
+                                absolute_denominator: None,
+                                includes_last_item_in_range: Some(last),
+                                total_items_in_view: Some(total as i32),
+                                items: page,
+                                groups: None,
+                            }),
+                        };
+                    }
                     let total = mb.item_count(kind);
                     // From the end: Offset counts back from the last item.
                     let (start, take) = if from_end {
@@ -636,6 +677,180 @@ pub fn find_item(store: &Store, ctx: &RequestContext, r: FindItem) -> Result<Fin
 }
 
 // ---------------------------------------------------------------------------------------------
+// Restrictions and sort orders (FindItem with an IndexedPageItemView)
+
+/// The text of a property of an item, as it would be written in XML (`None`: not set).
+fn property_text(item: &Item, path: &PropertyPath) -> Option<Vec<String>> {
+    use ews_proto::xml::XmlText;
+    fn txt<T: XmlText>(v: &Option<T>) -> Option<Vec<String>> {
+        v.as_ref().map(|v| vec![v.to_text().into_owned()])
+    }
+    let fields = fields_ref(item);
+    match path {
+        PropertyPath::Extended(x) => {
+            fields.extended_properties.iter().find(|p| &p.field == x).map(|p| match &p.value {
+                ews_proto::items::ExtendedValue::Single(v) => vec![v.clone()],
+                ews_proto::items::ExtendedValue::Multi(v) => v.clone(),
+            })
+        }
+        PropertyPath::Indexed { .. } => None,
+        PropertyPath::Field(uri) => {
+            let (prefix, name) = uri.split_once(':').unwrap_or(("", uri.as_str()));
+            match (prefix, name) {
+                ("item", "ItemId") => fields.item_id.as_ref().map(|i| vec![i.id.0.clone()]),
+                ("item", "Subject") => txt(&fields.subject),
+                ("item", "ItemClass") => txt(&fields.item_class),
+                ("item", "Sensitivity") => txt(&fields.sensitivity),
+                ("item", "Importance") => txt(&fields.importance),
+                ("item", "Categories") => fields.categories.clone(),
+                ("item", "DateTimeCreated") => txt(&fields.date_time_created),
+                ("item", "DateTimeReceived") => txt(&fields.date_time_received),
+                ("item", "LastModifiedTime") => txt(&fields.last_modified_time),
+                ("item", "HasAttachments") => txt(&fields.has_attachments),
+                ("calendar", n) => match item {
+                    Item::Calendar(c) => match n {
+                        "Start" => txt(&c.start),
+                        "End" => txt(&c.end),
+                        "UID" => txt(&c.uid),
+                        "Location" => txt(&c.location),
+                        "IsAllDayEvent" => txt(&c.is_all_day_event),
+                        "IsRecurring" => txt(&c.is_recurring),
+                        "IsMeeting" => txt(&c.is_meeting),
+                        "IsCancelled" => txt(&c.is_cancelled),
+                        "CalendarItemType" => txt(&c.calendar_item_type),
+                        "LegacyFreeBusyStatus" => txt(&c.legacy_free_busy_status),
+                        "MyResponseType" => txt(&c.my_response_type),
+                        "AppointmentSequenceNumber" => txt(&c.appointment_sequence_number),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                ("task", n) => match item {
+                    Item::Task(t) => match n {
+                        "DueDate" => txt(&t.due_date),
+                        "StartDate" => txt(&t.start_date),
+                        "CompleteDate" => txt(&t.complete_date),
+                        "Status" => txt(&t.status),
+                        "IsComplete" => txt(&t.is_complete),
+                        "PercentComplete" => t.percent_complete.map(|p| vec![p.to_string()]),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+    }
+}
+
+fn fields_ref(item: &Item) -> &ItemFields {
+    match item {
+        Item::Calendar(c) => &c.item,
+        Item::Task(t) => &t.item,
+        Item::Other(o) => &o.fields,
+    }
+}
+
+/// Orders two property texts: as instants when both are date-times, as numbers when both
+/// are numbers, else as strings ignoring case (as Exchange compares strings).
+fn compare_text(a: &str, b: &str) -> std::cmp::Ordering {
+    let time = |s: &str| s.parse::<Timestamp>().ok();
+    if let (Some(x), Some(y)) = (time(a), time(b)) {
+        return x.cmp(&y);
+    }
+    if let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>()) {
+        return x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
+    }
+    a.to_lowercase().cmp(&b.to_lowercase())
+}
+
+/// Whether an item satisfies a restriction.
+pub fn matches(item: &Item, e: &SearchExpression) -> bool {
+    use std::cmp::Ordering::*;
+    match e {
+        SearchExpression::And(v) => v.iter().all(|e| matches(item, e)),
+        SearchExpression::Or(v) => v.iter().any(|e| matches(item, e)),
+        SearchExpression::Not(e) => !matches(item, e),
+        SearchExpression::Exists(p) => property_text(item, p).is_some(),
+        SearchExpression::Compare { op, path, value } => {
+            let Some(left) = property_text(item, path) else { return false };
+            let right = match value {
+                FieldUriOrConstant::Constant(c) => vec![c.clone()],
+                FieldUriOrConstant::Path(p) => match property_text(item, p) {
+                    Some(v) => v,
+                    None => return false,
+                },
+            };
+            left.iter().any(|l| {
+                right.iter().any(|r| {
+                    let o = compare_text(l, r);
+                    match op {
+                        Comparison::IsEqualTo => o == Equal,
+                        Comparison::IsNotEqualTo => o != Equal,
+                        Comparison::IsGreaterThan => o == Greater,
+                        Comparison::IsGreaterThanOrEqualTo => o != Less,
+                        Comparison::IsLessThan => o == Less,
+                        Comparison::IsLessThanOrEqualTo => o != Greater,
+                    }
+                })
+            })
+        }
+        SearchExpression::Contains { path, value, mode, comparison } => {
+            let Some(texts) = property_text(item, path) else { return false };
+            let ignore_case = !matches!(comparison, None | Some(ContainmentComparison::Exact));
+            let norm = |s: &str| if ignore_case { s.to_lowercase() } else { s.to_string() };
+            let needle = norm(value);
+            texts.iter().map(|t| norm(t)).any(|t| match mode.unwrap_or(ContainmentMode::Substring) {
+                ContainmentMode::FullString => t == needle,
+                ContainmentMode::Prefixed => t.starts_with(&needle),
+                ContainmentMode::PrefixOnWords => t.split_whitespace().any(|w| w.starts_with(&needle)),
+                ContainmentMode::Substring | ContainmentMode::ExactPhrase => t.contains(&needle),
+            })
+        }
+        SearchExpression::Excludes { path, bitmask } => {
+            let parse = |s: &str| match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(h) => i64::from_str_radix(h, 16).ok(),
+                None => s.parse::<i64>().ok(),
+            };
+            let (Some(texts), Some(mask)) = (property_text(item, path), parse(bitmask)) else { return false };
+            texts.iter().filter_map(|t| parse(t)).all(|v| v & mask == 0)
+        }
+    }
+}
+
+fn sort_items(items: &mut [Item], order: &[FieldOrder]) {
+    items.sort_by(|a, b| {
+        for o in order {
+            let (x, y) = (property_text(a, &o.path), property_text(b, &o.path));
+            let c = match (x.as_ref().and_then(|v| v.first()), y.as_ref().and_then(|v| v.first())) {
+                (Some(x), Some(y)) => compare_text(x, y),
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            let c = if o.order == SortDirection::Descending { c.reverse() } else { c };
+            if c != std::cmp::Ordering::Equal {
+                return c;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+}
+
+/// Every item of a folder, in creation order.
+fn all_items(store: &Store, mb: &Mailbox, kind: FolderKind) -> Vec<Item> {
+    let mut out = Vec::new();
+    loop {
+        let page = store.find_items(mb, kind, out.len(), crate::store::FIND_COUNT_LIMIT);
+        let done = page.includes_last_item_in_range || page.items.is_empty();
+        out.extend(page.items);
+        if done {
+            return out;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // GetItem
 
 pub fn get_item(store: &Store, ctx: &RequestContext, r: GetItem) -> Result<GetItemResponse, Fault> {
@@ -644,8 +859,6 @@ pub fn get_item(store: &Store, ctx: &RequestContext, r: GetItem) -> Result<GetIt
         .item_ids
         .iter()
         .map(|id| {
-            // An id of another mailbox is read from that mailbox (the caller is the service
-            // account or the owner; the server checked impersonation already).
             let raw = match id {
                 ews_proto::BaseItemId::Item(i) => i.id.0.as_str(),
                 ews_proto::BaseItemId::Occurrence(o) => o.recurring_master_id.0.as_str(),
@@ -655,8 +868,16 @@ pub fn get_item(store: &Store, ctx: &RequestContext, r: GetItem) -> Result<GetIt
                 Ok(m) => m,
                 Err(e) => return ItemInfoResponseMessage::error(error_status(&e)),
             };
-            let mb = if mb.number() == mailbox.number() { mailbox.clone() } else { mb };
-            match store.get_item(&mb, id) {
+            if mb.number() != mailbox.number() {
+                // The impersonated (or signed-in) user has no rights on other mailboxes.
+                let mut s = ResponseStatus::error(
+                    ResponseCode::ErrorAccessDenied,
+                    "Access is denied. Check credentials and try again.",
+                );
+                s.descriptive_link_key = Some(0);
+                return ItemInfoResponseMessage::error(s);
+            }
+            match store.get_item(&mailbox, id) {
                 Ok(item) => ItemInfoResponseMessage::success(vec![project_item(&item, &r.item_shape, ShapeUse::Get)]),
                 Err(e) => ItemInfoResponseMessage::error(error_status(&e)),
             }
@@ -1009,7 +1230,7 @@ pub fn get_user_availability(
                     let d = &mut digits[slot as usize];
                     *d = (*d).max(digit);
                 }
-                let private = c.item.sensitivity.is_some_and(|s| s != Sensitivity::Normal);
+                let private = c.item.sensitivity == Some(Sensitivity::Private);
                 let details = detailed.then(|| CalendarEventDetails {
                     id: c.item.item_id.as_ref().map(|i| i.id.0.clone()),
                     subject: if private { None } else { c.item.subject.clone() },
