@@ -2,7 +2,8 @@
 //!
 //! The simulator runs in-process on 127.0.0.1:0 (as `exbridge sim` would); the script
 //! `tests/realclient/exchangelib_client.py` drives it with Basic auth and impersonation (no
-//! Autodiscover): calendar view, create/update/delete, OOF, sync_items and a streaming
+//! Autodiscover): calendar view, create/update/delete, OOF (read and set), sync_items, a
+//! filtered query (restriction), free/busy of two mailboxes, ResolveNames and a streaming
 //! notification for a change made through the control API. Every step prints `ok <step>`.
 //!
 //! The interpreter is `$EXBRIDGE_PYTHON`, else `.venv/bin/python` at the workspace root (`.ci/run`
@@ -18,7 +19,19 @@ use exbridge_sim::config::SimConfig;
 use exbridge_sim::server;
 
 /// The steps the script prints, in order.
-const STEPS: &[&str] = &["calendar_view", "create", "update", "delete", "oof", "sync_items", "streaming"];
+const STEPS: &[&str] = &[
+    "calendar_view",
+    "create",
+    "update",
+    "delete",
+    "oof",
+    "sync_items",
+    "filter",
+    "oof_set",
+    "free_busy",
+    "resolve_names",
+    "streaming",
+];
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn workspace_root() -> PathBuf {

@@ -22,8 +22,18 @@ from exchangelib import (
     Credentials,
     EWSDateTime,
     EWSTimeZone,
+    OofSettings,
     Version,
 )
+from exchangelib.properties import (
+    DaylightTime,
+    FreeBusyViewOptions,
+    MailboxData,
+    StandardTime,
+    TimeWindow,
+    TimeZone,
+)
+from exchangelib.services import GetUserAvailability
 
 ews_url, control_url, service_user, service_password, mailbox = sys.argv[1:6]
 
@@ -99,7 +109,63 @@ assert "create" in kinds, f"incremental sync missed the new item: {kinds}"
 step(f"sync_items {len(full)} then {kinds}")
 probe.delete()
 
-# 5. Streaming notification for a change made through the control API.
+# 5. A filtered query (FindItem with a restriction, no CalendarView): masters and singles.
+filtered = list(account.calendar.filter(start__lt=end, end__gt=start).only("subject", "start", "end"))
+assert filtered, "the restriction matched nothing"
+assert all(i.start < end and i.end > start for i in filtered), "the restriction was not applied"
+assert len(filtered) < len(view), "expected fewer unexpanded items than expanded occurrences"
+step(f"filter {len(filtered)} items")
+
+# 6. Setting OOF (Scheduled with a duration) and reading it back.
+account.oof_settings = OofSettings(
+    state=OofSettings.SCHEDULED,
+    external_audience="All",
+    internal_reply="Away (internal)",
+    external_reply="Away (external)",
+    start=now + datetime.timedelta(days=1),
+    end=now + datetime.timedelta(days=3),
+)
+back = account.oof_settings
+assert back.state == OofSettings.SCHEDULED, back.state
+assert back.internal_reply == "Away (internal)", back.internal_reply
+step(f"oof_set {back.state}")
+
+# 7. Free/busy of two mailboxes (GetUserAvailability), and ResolveNames.
+other = Account(
+    mailbox.replace("user1@", "user2@"), config=config, autodiscover=False, access_type=IMPERSONATION, default_timezone=tz
+)
+fb_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+# exchangelib's get_free_busy_info() first asks GetServerTimeZones, which the simulator does not
+# implement; call the GetUserAvailability service with the legacy time zone of Europe/Berlin.
+berlin = TimeZone(
+    bias=-60,
+    standard_time=StandardTime(bias=0, time=datetime.time(3), occurrence=5, iso_month=10, weekday=7),
+    daylight_time=DaylightTime(bias=-60, time=datetime.time(2), occurrence=5, iso_month=3, weekday=7),
+)
+views = list(
+    GetUserAvailability(account.protocol).call(
+        tzinfo=tz,
+        mailbox_data=[
+            MailboxData(email=account.primary_smtp_address, attendee_type="Organizer", exclude_conflicts=False),
+            MailboxData(email=other.primary_smtp_address, attendee_type="Required", exclude_conflicts=False),
+        ],
+        timezone=berlin,
+        free_busy_view_options=FreeBusyViewOptions(
+            time_window=TimeWindow(start=fb_start, end=fb_start + datetime.timedelta(days=7)),
+            merged_free_busy_interval=30,
+            requested_view="DetailedMerged",
+        ),
+    )
+)
+assert len(views) == 2, views
+assert all(v.merged for v in views), [v.merged for v in views]
+assert all(len(v.merged) == 7 * 48 for v in views), [len(v.merged) for v in views]
+step(f"free_busy {[len(v.calendar_events or []) for v in views]} events")
+resolved = account.protocol.resolve_names([other.primary_smtp_address])
+assert resolved and resolved[0].email_address == other.primary_smtp_address, resolved
+step(f"resolve_names {resolved[0].name}")
+
+# 8. Streaming notification for a change made through the control API.
 subscription_id = account.calendar.subscribe_to_streaming()
 
 
