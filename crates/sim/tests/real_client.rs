@@ -73,6 +73,9 @@ async fn exchangelib_drives_the_simulator() {
     let mut child = Command::new(&python)
         .arg(&script)
         .args([sim.ews_url(), sim.base_url(), user, password, "user1@contoso.test".to_string()])
+        // Loopback only: never through a proxy the environment may name.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
