@@ -215,6 +215,7 @@ async fn find_item_calendar_view_expands_series_limits_and_errors() {
     let root = r.messages[0].root_folder.as_ref().unwrap();
     assert_eq!(root.items.len(), 3);
     assert_eq!(root.includes_last_item_in_range, Some(false));
+    assert!(root.total_items_in_view.unwrap() > 3, "TotalItemsInView counts the whole view");
     // IdOnly: the id and nothing else.
     match &root.items[0] {
         Item::Calendar(c) => {

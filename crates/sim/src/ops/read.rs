@@ -410,7 +410,7 @@ fn folder_change_key(id: &FolderIdValue, count: usize) -> ews_proto::ChangeKey {
 }
 
 fn folder_element(store: &Store, f: &ResolvedFolder, shape: &FolderShape) -> Folder {
-    let (mailbox, kind, id, parent, class, name, total, children) = match f {
+    let (kind, id, parent, class, name, total, children) = match f {
         ResolvedFolder::Store(m, k) => {
             let info = store.folder_info(m, *k);
             let kind = match k {
@@ -418,7 +418,6 @@ fn folder_element(store: &Store, f: &ResolvedFolder, shape: &FolderShape) -> Fol
                 FolderKind::Tasks => ews_proto::ops::FolderKind::Tasks,
             };
             (
-                m,
                 kind,
                 info.id,
                 Some(virtual_id(m, Virtual::MsgFolderRoot)),
@@ -436,7 +435,6 @@ fn folder_element(store: &Store, f: &ResolvedFolder, shape: &FolderShape) -> Fol
             };
             let name = if *v == Virtual::Root { "root" } else { name };
             (
-                m,
                 ews_proto::ops::FolderKind::Folder,
                 virtual_id(m, *v),
                 parent,
@@ -447,7 +445,6 @@ fn folder_element(store: &Store, f: &ResolvedFolder, shape: &FolderShape) -> Fol
             )
         }
     };
-    let _ = mailbox;
     let change_key = folder_change_key(&id, total);
     let store_id = |v: FolderIdValue, ck: Option<ews_proto::ChangeKey>| StoreFolderId { id: v, change_key: ck };
     let mut folder = Folder::with_id(kind, store_id(id.clone(), Some(change_key)));
@@ -560,12 +557,17 @@ pub fn find_item(store: &Store, ctx: &RequestContext, r: FindItem) -> Result<Fin
                         return find_error(&StoreError::invalid("CalendarView", "invalid date"));
                     };
                     let max = v.max_entries_returned.map(|m| m.max(0) as usize).map(|m| m.min(limit));
-                    match store.calendar_view(&mb, start, end, Some(max.unwrap_or(limit))) {
+                    // TotalItemsInView counts the whole view (up to the find limit), as Exchange
+                    // does; MaxEntriesReturned cuts what is returned.
+                    match store.calendar_view(&mb, start, end, Some(limit)) {
                         Ok(view) => {
                             let total = view.items.len();
+                            let max = max.unwrap_or(limit);
+                            let includes_last = view.includes_last_item_in_range && total <= max;
                             let items: Vec<Item> = view
                                 .items
                                 .into_iter()
+                                .take(max)
                                 .map(|c| project_item(&Item::Calendar(c), &r.item_shape, ShapeUse::Find))
                                 .collect();
                             FindItemResponseMessage {
@@ -574,7 +576,7 @@ pub fn find_item(store: &Store, ctx: &RequestContext, r: FindItem) -> Result<Fin
                                     indexed_paging_offset: None,
                                     numerator_offset: None,
                                     absolute_denominator: None,
-                                    includes_last_item_in_range: Some(view.includes_last_item_in_range),
+                                    includes_last_item_in_range: Some(includes_last),
                                     total_items_in_view: Some(total as i32),
                                     items,
                                     groups: None,
