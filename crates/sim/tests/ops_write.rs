@@ -421,6 +421,30 @@ async fn meeting_invitations_updates_responses_and_cancellations_reach_attendees
     let copy = by_uid(&items, &uid).unwrap();
     assert_eq!(copy["location"], "Room 2");
 
+    // The organiser drops user3 from the meeting: user3's copy is cancelled, user2's is not.
+    let attendees = format!(
+        "<t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{U2}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees>"
+    );
+    let r = ews
+        .call(
+            "update-attendees",
+            U1,
+            &update(
+                "AutoResolve",
+                "SendToAllAndSaveCopy",
+                &id_xml(&id),
+                &set_calendar("calendar:RequiredAttendees", &attendees),
+            ),
+        )
+        .await;
+    let id = updated_id(r).unwrap();
+    let copy3 = by_uid(&control_items(&sim, U3).await, &uid).unwrap().clone();
+    let c3 = calendar(&store, U3, &ItemId::new(copy3["item_id"].as_str().unwrap(), None));
+    assert_eq!(c3.is_cancelled, Some(true));
+    let copy = by_uid(&control_items(&sim, U2).await, &uid).unwrap().clone();
+    let c2 = calendar(&store, U2, &ItemId::new(copy["item_id"].as_str().unwrap(), None));
+    assert_ne!(c2.is_cancelled, Some(true));
+
     // user2 accepts: their copy and the organiser's attendee list say so.
     let copy_id = ItemId::new(copy["item_id"].as_str().unwrap(), Some(copy["change_key"].as_str().unwrap()));
     let accept = format!(
