@@ -563,3 +563,50 @@ async fn time_zones_context_and_shift() {
     ews.assert_valid();
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn changes_to_a_recurring_meeting_reach_the_attendees_series() {
+    let sim = start().await;
+    let ews = Ews::new(&sim);
+    let store = sim.store().clone();
+    let series = format!(
+        r#"<t:CalendarItem><t:Subject>Weekly sync</t:Subject><t:Start>2026-03-02T09:00:00Z</t:Start><t:End>2026-03-02T09:30:00Z</t:End><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{U2}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees><t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday</t:DaysOfWeek></t:WeeklyRecurrence><t:NumberedRecurrence><t:StartDate>2026-03-02</t:StartDate><t:NumberOfOccurrences>6</t:NumberOfOccurrences></t:NumberedRecurrence></t:Recurrence><t:StartTimeZone Id="UTC"/></t:CalendarItem>"#
+    );
+    let id = created_id(
+        ews.call("create-series-meeting", U1, &create_calendar(Some("SendToAllAndSaveCopy"), &series)).await,
+    )
+    .unwrap();
+    let uid = calendar(&store, U1, &id).uid.unwrap();
+    let occ = |index: i32| format!(r#"<t:OccurrenceItemId RecurringMasterId="{}" InstanceIndex="{index}"/>"#, id.id.0);
+    let copy_id =
+        |items: &[serde_json::Value]| ItemId::new(by_uid(items, &uid).unwrap()["item_id"].as_str().unwrap(), None);
+
+    // The organiser moves the second occurrence and deletes the fourth, telling the attendees.
+    let r = ews
+        .call(
+            "update-meeting-occurrence",
+            U1,
+            &update(
+                "AlwaysOverwrite",
+                "SendToAllAndSaveCopy",
+                &occ(2),
+                &format!(
+                    "{}{}",
+                    set_calendar("calendar:Start", "<t:Start>2026-03-09T11:00:00Z</t:Start>"),
+                    set_calendar("calendar:End", "<t:End>2026-03-09T11:30:00Z</t:End>")
+                ),
+            ),
+        )
+        .await;
+    updated_id(r).unwrap();
+    let r = ews.call("delete-meeting-occurrence", U1, &delete_calendar(&occ(4), "SendToAllAndSaveCopy")).await;
+    assert_eq!(delete_codes(r), vec![ResponseCode::NoError]);
+
+    let copy = calendar(&store, U2, &copy_id(&control_items(&sim, U2).await));
+    let modified = copy.modified_occurrences.expect("the attendee's series has the exception");
+    assert_eq!(modified.len(), 1);
+    assert_eq!(modified[0].start.timestamp().unwrap().to_string(), "2026-03-09T11:00:00Z");
+    assert_eq!(copy.deleted_occurrences.map(|d| d.len()), Some(1));
+    ews.assert_valid();
+    sim.shutdown().await;
+}
