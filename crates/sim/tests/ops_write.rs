@@ -492,6 +492,14 @@ async fn meeting_invitations_updates_responses_and_cancellations_reach_attendees
     let copy = by_uid(&control_items(&sim, U3).await, &uid).unwrap().clone();
     let c = calendar(&store, U3, &ItemId::new(copy["item_id"].as_str().unwrap(), None));
     assert_eq!(c.is_cancelled, Some(true));
+    // user3 removes the cancelled meeting from their calendar.
+    let remove = format!(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:RemoveItem><t:ReferenceItemId Id="{}"/></t:RemoveItem></m:Items></m:CreateItem>"#,
+        copy["item_id"].as_str().unwrap()
+    );
+    let Body::CreateItemResponse(r) = ews.call("remove", U3, &remove).await else { panic!() };
+    assert!(r.messages[0].status.is_success(), "{:?}", r.messages[0].status);
+    assert!(by_uid(&control_items(&sim, U3).await, &uid).is_none());
     ews.assert_valid();
     sim.shutdown().await;
 }

@@ -29,7 +29,9 @@
 //! * Response objects: Accept/TentativelyAccept set the attendee's `MyResponseType` and the
 //!   attendee's response on the organiser's copy; Decline does the same and removes the meeting
 //!   from the attendee's calendar (Exchange moves it to Deleted Items); CancelCalendarItem marks
-//!   the attendees' copies cancelled and removes the organiser's meeting.
+//!   the attendees' copies cancelled and removes the organiser's meeting; RemoveItem (the
+//!   simulator has no Inbox, so it references the cancelled calendar copy) removes a cancelled
+//!   copy. Other response objects (reply, forward) are `ErrorInvalidOperation`.
 
 use std::sync::Arc;
 
@@ -335,6 +337,13 @@ fn respond(store: &Store, mailbox: &Arc<Mailbox>, r: ResponseObject) -> CreateIt
                 return CreateItemResponseMessage::error(code_status(ResponseCode::ErrorInvalidOperation));
             }
             cancel_attendee_copies(store, mailbox, &item);
+            return match store.delete_item(mailbox, &id, ChangeKeyCheck::Ignore) {
+                Ok(()) => CreateItemResponseMessage::success(Vec::new()),
+                Err(e) => CreateItemResponseMessage::error(error_status(&e)),
+            };
+        }
+        ResponseObjectKind::RemoveItem if item.is_cancelled == Some(true) => {
+            // The simulator has no Inbox: the reference is the cancelled copy itself.
             return match store.delete_item(mailbox, &id, ChangeKeyCheck::Ignore) {
                 Ok(()) => CreateItemResponseMessage::success(Vec::new()),
                 Err(e) => CreateItemResponseMessage::error(error_status(&e)),
