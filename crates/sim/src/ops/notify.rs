@@ -172,7 +172,8 @@ fn lookup(store: &Store, ctx: &RequestContext, id: &SubscriptionId) -> Result<Ar
 fn wire_event(e: &Event) -> WireEvent {
     let change = ObjectChangedEvent {
         watermark: Some(e.watermark.clone()),
-        time_stamp: DateTime::utc(e.time_stamp),
+        // Exchange writes whole seconds.
+        time_stamp: DateTime::utc(jiff::Timestamp::from_second(e.time_stamp.as_second()).unwrap_or(e.time_stamp)),
         object: ChangedObject::Item(ItemId { id: e.item_id.clone(), change_key: None }),
         parent_folder_id: StoreFolderId { id: e.parent_folder_id.clone(), change_key: None },
     };

@@ -29,7 +29,9 @@
 //! * Response objects: Accept/TentativelyAccept set the attendee's `MyResponseType` and the
 //!   attendee's response on the organiser's copy; Decline does the same and removes the meeting
 //!   from the attendee's calendar (Exchange moves it to Deleted Items); CancelCalendarItem marks
-//!   the attendees' copies cancelled and removes the organiser's meeting.
+//!   the attendees' copies cancelled and removes the organiser's meeting; RemoveItem (the
+//!   simulator has no Inbox, so it references the cancelled calendar copy) removes a cancelled
+//!   copy. Other response objects (reply, forward) are `ErrorInvalidOperation`.
 
 use std::sync::Arc;
 
@@ -210,9 +212,9 @@ fn create_one(
         (None, _) => (mailbox.clone(), FolderKind::Calendar),
     };
     if let Item::Calendar(c) = &mut item {
-        let Some(send) = send else {
+        if send.is_none() {
             return CreateItemResponseMessage::error(code_status(ResponseCode::ErrorSendMeetingInvitationsRequired));
-        };
+        }
         let fallback = context_zone(ctx);
         if explicit_zone(c).is_none()
             && let Some(z) = fallback
@@ -222,7 +224,6 @@ fn create_one(
         if let Err(e) = resolve_floating(store, c, fallback) {
             return CreateItemResponseMessage::error(error_status(&e));
         }
-        let _ = send;
     }
     let created = match store.create_item(&target, kind, &item) {
         Ok(i) => i,
@@ -281,7 +282,12 @@ fn find_by_uid(store: &Store, mailbox: &Mailbox, uid: &str) -> Option<Item> {
 /// Marks the attendees' copies of an organiser's meeting cancelled.
 fn cancel_attendee_copies(store: &Store, organizer: &Mailbox, meeting: &CalendarItem) {
     let Some(uid) = meeting.uid.as_deref() else { return };
-    for address in attendee_addresses(meeting) {
+    cancel_copies(store, organizer, uid, attendee_addresses(meeting));
+}
+
+/// Marks the copies of the meeting `uid` in these attendees' calendars cancelled.
+fn cancel_copies(store: &Store, organizer: &Mailbox, uid: &str, addresses: Vec<String>) {
+    for address in addresses {
         let Ok(mb) = store.mailbox(&address) else { continue };
         if mb.number() == organizer.number() {
             continue;
@@ -331,6 +337,13 @@ fn respond(store: &Store, mailbox: &Arc<Mailbox>, r: ResponseObject) -> CreateIt
                 return CreateItemResponseMessage::error(code_status(ResponseCode::ErrorInvalidOperation));
             }
             cancel_attendee_copies(store, mailbox, &item);
+            return match store.delete_item(mailbox, &id, ChangeKeyCheck::Ignore) {
+                Ok(()) => CreateItemResponseMessage::success(Vec::new()),
+                Err(e) => CreateItemResponseMessage::error(error_status(&e)),
+            };
+        }
+        ResponseObjectKind::RemoveItem if item.is_cancelled == Some(true) => {
+            // The simulator has no Inbox: the reference is the cancelled copy itself.
             return match store.delete_item(mailbox, &id, ChangeKeyCheck::Ignore) {
                 Ok(()) => CreateItemResponseMessage::success(Vec::new()),
                 Err(e) => CreateItemResponseMessage::error(error_status(&e)),
@@ -674,6 +687,17 @@ fn update_one(
     };
     let send = r.send_meeting_invitations_or_cancellations.unwrap_or(CalendarItemUpdateOperation::SendToNone);
     let mut result = updated;
+    // Attendees the organiser removed get a cancellation.
+    if send != CalendarItemUpdateOperation::SendToNone
+        && let (Item::Calendar(before), Item::Calendar(after)) = (&current, &result)
+        && before.my_response_type.is_none_or(|t| t == ResponseType::Organizer)
+        && let Some(uid) = before.uid.as_deref()
+    {
+        let kept: Vec<String> = attendee_addresses(after).iter().map(|a| a.to_ascii_lowercase()).collect();
+        let removed =
+            attendee_addresses(before).into_iter().filter(|a| !kept.contains(&a.to_ascii_lowercase())).collect();
+        cancel_copies(store, mailbox, uid, removed);
+    }
     if send != CalendarItemUpdateOperation::SendToNone
         && let Item::Calendar(c) = &result
         && has_attendees(c)
