@@ -38,14 +38,22 @@
 //! `ews_concurrency_limit{server}`, `ews_connections_opened_total{server}`.
 
 mod auth;
+pub mod autodiscover;
 mod client;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod from_config;
+pub mod streaming;
 pub mod throttle;
 pub mod tls;
 mod transport;
 
-pub use client::{CallOptions, ClientStats, ConnectionCheck, EwsClient, SoapResponse};
+pub use autodiscover::{Autodiscover, AutodiscoverConfig, AutodiscoverError, UserSettings};
+pub use client::{CallOptions, ClientStats, ConnectionCheck, EwsClient, SoapResponse, server_version_text};
 pub use config::{AuthConfig, OAuth2Config, ProxyConfig, ServerConfig, ThrottleConfig, Timeouts};
 pub use error::{ErrorClass, ErrorKind, EwsError};
+pub use streaming::{
+    ChangeKind, ConnectionPhase, GapReason, MailboxSpec, StreamEvent, StreamingConfig, StreamingManager,
+    StreamingStats, WatchedFolder,
+};

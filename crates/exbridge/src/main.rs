@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check_connection;
+
 /// Self-hosted Exchange calendar connector.
 #[derive(Debug, Parser)]
 #[command(name = "exbridge", version, about, long_about = None)]
@@ -36,8 +38,12 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         activity_interval: u64,
     },
-    /// Connect to every configured Exchange server and report version, auth method and latency.
+    /// Connect to every configured Exchange server (after Autodiscover when `autodiscover_email`
+    /// is set) and report version, auth method and latency, or the precise cause of a failure
+    /// (DNS, connection refused, TLS, 401, 403, wrong EWS path, EWS error code). Exit code 0 when
+    /// every server answered, 1 otherwise, 2 for a configuration error.
     CheckConnection {
+        /// Configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
     },
@@ -67,8 +73,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Config { command: ConfigCommand::Check { config } } = &cli.command {
-        return config_check(config);
+    match &cli.command {
+        Command::Config { command: ConfigCommand::Check { config } } => return config_check(config),
+        Command::CheckConnection { config } => return check_connection::run(config),
+        _ => {}
     }
     let name = match &cli.command {
         Command::Serve { .. } => "serve",
