@@ -353,7 +353,7 @@ impl StreamingManager {
             client,
             cfg,
             events,
-            cmds: cmds.clone(),
+            cmds: cmds.downgrade(),
             watermarks: Mutex::new(HashMap::new()),
             open_connections: AtomicUsize::new(0),
             subscribe_calls: AtomicU64::new(0),
@@ -409,7 +409,8 @@ struct Shared {
     client: EwsClient,
     cfg: StreamingConfig,
     events: mpsc::UnboundedSender<StreamEvent>,
-    cmds: mpsc::UnboundedSender<Cmd>,
+    /// Weak, so that the supervisor ends when the last [`StreamingManager`] is dropped.
+    cmds: mpsc::WeakUnboundedSender<Cmd>,
     watermarks: Mutex<HashMap<SubscriptionId, Watermark>>,
     budgets: Budgets,
     permits: Semaphore,
@@ -423,6 +424,12 @@ struct Shared {
 impl Shared {
     fn emit(&self, e: StreamEvent) {
         let _ = self.events.send(e);
+    }
+
+    fn send(&self, c: Cmd) {
+        if let Some(tx) = self.cmds.upgrade() {
+            let _ = tx.send(c);
+        }
     }
 
     fn budget_key(&self, anchor: &SmtpAddress) -> String {
@@ -592,6 +599,8 @@ struct MailboxEntry {
     subs: BTreeMap<WatchedFolder, SubscriptionId>,
     state: MbxState,
     announced: bool,
+    /// Subscribed before, lost, not yet subscribed again: the Gap to send once it is.
+    needs_gap: Option<GapReason>,
 }
 
 struct ConnEntry {
@@ -736,11 +745,12 @@ impl Supervisor {
                     subs: BTreeMap::new(),
                     state,
                     announced: false,
+                    needs_gap: None,
                 },
             );
         }
         if let Some(ad) = lookup {
-            let cmds = self.shared.cmds.clone();
+            let shared = self.shared.clone();
             tokio::spawn(async move {
                 let unknown: Vec<SmtpAddress> =
                     fresh.iter().filter(|s| s.grouping.is_none()).map(|s| s.smtp.clone()).collect();
@@ -764,7 +774,7 @@ impl Supervisor {
                         (key, g)
                     })
                     .collect();
-                let _ = cmds.send(Cmd::Grouped(grouped));
+                shared.send(Cmd::Grouped(grouped));
             });
         }
     }
@@ -971,7 +981,7 @@ impl Supervisor {
         };
         tokio::spawn(async move {
             let report = subscribe_job(shared.clone(), cid, members, folders, affinity, gap).await;
-            let _ = shared.cmds.send(Cmd::Subscribed(Box::new(report)));
+            shared.send(Cmd::Subscribed(Box::new(report)));
         });
     }
 
@@ -991,7 +1001,7 @@ impl Supervisor {
             Some(c) => (c.anchor.clone(), c.cookie.clone()),
             None => (report.anchor.clone().unwrap_or_else(|| SmtpAddress::parse("unknown@invalid").unwrap()), None),
         };
-        let mut regapped: Vec<SmtpAddress> = Vec::new();
+        let mut gaps: Vec<(SmtpAddress, GapReason)> = Vec::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         for (key, folder, result) in report.results {
             let Some(m) = self.mailboxes.get_mut(&key).filter(|m| m.conn == Some(cid) && conn_known) else {
@@ -1015,6 +1025,9 @@ impl Supervisor {
                 Err(error) => {
                     let retrying = error.class() == ErrorClass::Transient;
                     m.state = if retrying { MbxState::Retrying } else { MbxState::Failed };
+                    if m.announced && m.needs_gap.is_none() {
+                        m.needs_gap = report.gap.clone();
+                    }
                     self.shared.emit(StreamEvent::SubscribeFailed { mailbox: m.addr.clone(), folder, error, retrying });
                     if retrying {
                         self.retries.push((Instant::now() + self.shared.cfg.resubscribe_retry, key.clone()));
@@ -1029,8 +1042,9 @@ impl Supervisor {
             match m.state {
                 MbxState::Subscribing | MbxState::Active if folders.iter().all(|f| m.subs.contains_key(f)) => {
                     m.state = MbxState::Active;
-                    if report.gap.is_some() {
-                        regapped.push(m.addr.clone());
+                    if let Some(reason) = report.gap.clone().or_else(|| m.needs_gap.take()) {
+                        m.needs_gap = None;
+                        gaps.push((m.addr.clone(), reason));
                     }
                     if !m.announced {
                         m.announced = true;
@@ -1066,14 +1080,22 @@ impl Supervisor {
         {
             c.anchor = first.addr.clone();
         }
-        if let (Some(reason), Some(ctl)) = (report.gap, &c.ctl)
-            && !regapped.is_empty()
-        {
-            let _ = ctl.send(ConnCmd::Gap(regapped, reason));
+        // One Gap per reason, sent by the connection once it streams with the new ids.
+        let mut by_reason: Vec<(Vec<SmtpAddress>, GapReason)> = Vec::new();
+        for (addr, reason) in gaps {
+            match by_reason.iter_mut().find(|(_, r)| *r == reason) {
+                Some((list, _)) => list.push(addr),
+                None => by_reason.push((vec![addr], reason)),
+            }
         }
         if c.task.is_none() {
-            self.start_conn(cid);
+            self.start_conn(cid, by_reason);
         } else {
+            if let Some(ctl) = &c.ctl {
+                for (list, reason) in by_reason {
+                    let _ = ctl.send(ConnCmd::Gap(list, reason));
+                }
+            }
             // New ids: send them now (a resubscription should not wait).
             let spec = self.spec(cid);
             if let Some(c) = self.conns.get_mut(&cid)
@@ -1085,7 +1107,7 @@ impl Supervisor {
         }
     }
 
-    fn start_conn(&mut self, cid: u64) {
+    fn start_conn(&mut self, cid: u64, pending_gaps: Vec<(Vec<SmtpAddress>, GapReason)>) {
         let spec = self.spec(cid);
         let Some(c) = self.conns.get_mut(&cid) else { return };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -1095,12 +1117,14 @@ impl Supervisor {
             group: c.group.clone(),
             spec,
             ctl: rx,
-            pending_gaps: Vec::new(),
+            pending_gaps,
             attempt: 0,
             conn: None,
             phase: None,
             open_flag: c.open.clone(),
             was_open: false,
+            docs_ok: 0,
+            short_streak: 0,
         };
         c.ctl = Some(tx);
         c.task = Some(tokio::spawn(task.run()));
@@ -1290,8 +1314,10 @@ enum ConnCmd {
 enum Outcome {
     /// `ConnectionStatus Closed`: send the next request at once.
     Closed,
-    /// New membership (or ids dropped): send the next request at once.
+    /// Ids dropped after an error: send the next request at once.
     Restart,
+    /// New membership from the supervisor: send the next request at once.
+    Updated,
     Stop,
     /// Reconnect after a back-off; `gap` for every mailbox of the connection.
     Retry {
@@ -1314,6 +1340,11 @@ struct ConnTask {
     phase: Option<ConnectionPhase>,
     open_flag: Arc<std::sync::atomic::AtomicBool>,
     was_open: bool,
+    /// Successful documents of the current request.
+    docs_ok: u32,
+    /// Requests in a row that ended (Closed, or an error asking for a new request) after at
+    /// most one document: a server doing that is not hammered, the requests back off.
+    short_streak: u32,
 }
 
 impl ConnTask {
@@ -1353,7 +1384,7 @@ impl ConnTask {
             None | Some(ConnCmd::Stop) => Some(Outcome::Stop),
             Some(ConnCmd::Update(spec)) => {
                 self.spec = spec;
-                Some(Outcome::Restart)
+                Some(Outcome::Updated)
             }
             Some(ConnCmd::Gap(m, r)) => {
                 self.pending_gaps.push((m, r));
@@ -1391,10 +1422,26 @@ impl ConnTask {
                 }
             };
             let Some(slot) = slot else { break };
-            let outcome = self.stream_once().await;
+            self.docs_ok = 0;
+            let mut outcome = self.stream_once().await;
             drop(slot);
+            if matches!(outcome, Outcome::Closed | Outcome::Restart) {
+                if self.docs_ok >= 2 {
+                    self.short_streak = 0;
+                } else {
+                    self.short_streak += 1;
+                    if self.short_streak > 3 {
+                        outcome = Outcome::Retry {
+                            gap: None,
+                            detail: format!("{} requests in a row ended at once", self.short_streak),
+                            at_least: None,
+                            fatal: false,
+                        };
+                    }
+                }
+            }
             match outcome {
-                Outcome::Closed | Outcome::Restart => {}
+                Outcome::Closed | Outcome::Restart | Outcome::Updated => {}
                 Outcome::Stop => break,
                 Outcome::Retry { gap, detail, at_least, fatal } => {
                     self.conn = None;
@@ -1621,7 +1668,7 @@ impl ConnTask {
                     match o {
                         // Wait for the end of the response (after `Closed`) so that the
                         // connection can be reused.
-                        Outcome::Restart | Outcome::Closed if saw_closed => pending = Some(o),
+                        Outcome::Restart | Outcome::Updated | Outcome::Closed if saw_closed => pending = Some(o),
                         o => return o,
                     }
                 }
@@ -1667,6 +1714,9 @@ impl ConnTask {
                 }
                 continue;
             }
+            if msg.connection_status != Some(ews_proto::ops::ConnectionStatus::Closed) {
+                self.docs_ok += 1;
+            }
             self.opened();
             for n in &msg.notifications {
                 let Some((mailbox, folder)) = self.spec.subs.get(&n.subscription_id).cloned() else {
@@ -1705,7 +1755,10 @@ impl ConnTask {
 
     /// The stream works: signal the Gaps held for this moment.
     fn opened(&mut self) {
-        self.attempt = 0;
+        // A stream that delivers more than its first document is healthy: back-off starts over.
+        if self.docs_ok >= 2 {
+            self.attempt = 0;
+        }
         self.was_open = true;
         self.set_phase(ConnectionPhase::Open);
         if self.pending_gaps.is_empty() {
@@ -1737,7 +1790,7 @@ impl ConnTask {
             | ResponseCode::ErrorReadEventsFailed
             | ResponseCode::ErrorProxyRequestNotAllowed => {
                 tracing::info!(connection = self.id, %code, subscriptions = named.len(), "subscriptions lost");
-                let _ = self.shared.cmds.send(Cmd::Lost { conn: self.id, ids: named.clone(), code });
+                self.shared.send(Cmd::Lost { conn: self.id, ids: named.clone(), code });
                 // Go on with the others; the supervisor sends the new ids.
                 let mut spec = ConnSpec {
                     anchor: self.spec.anchor.clone(),
@@ -1767,7 +1820,7 @@ impl ConnTask {
                 })
             }
             ResponseCode::ErrorImpersonateUserDenied | ResponseCode::ErrorNonExistentMailbox => {
-                let _ = self.shared.cmds.send(Cmd::AnchorFailed { conn: self.id });
+                self.shared.send(Cmd::AnchorFailed { conn: self.id });
                 Some(Outcome::Retry {
                     gap: None,
                     detail: format!("anchor {}: {code}", self.spec.anchor),
@@ -1787,7 +1840,7 @@ impl ConnTask {
     fn on_error(&mut self, e: EwsError) -> Outcome {
         match e.response_code() {
             Some(ResponseCode::ErrorImpersonateUserDenied | ResponseCode::ErrorNonExistentMailbox) => {
-                let _ = self.shared.cmds.send(Cmd::AnchorFailed { conn: self.id });
+                self.shared.send(Cmd::AnchorFailed { conn: self.id });
                 Outcome::Retry { gap: None, detail: e.to_string(), at_least: None, fatal: false }
             }
             Some(
@@ -1797,7 +1850,7 @@ impl ConnTask {
             ) => {
                 let code = e.response_code().cloned().unwrap_or(ResponseCode::ErrorSubscriptionNotFound);
                 let named: Vec<SubscriptionId> = self.spec.subs.keys().cloned().collect();
-                let _ = self.shared.cmds.send(Cmd::Lost { conn: self.id, ids: named, code });
+                self.shared.send(Cmd::Lost { conn: self.id, ids: named, code });
                 self.spec = Arc::new(ConnSpec {
                     anchor: self.spec.anchor.clone(),
                     cookie: self.spec.cookie.clone(),

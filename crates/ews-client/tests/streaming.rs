@@ -664,3 +664,70 @@ async fn ten_thousand_mailboxes_on_fifty_connections() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_resubscription_that_fails_for_a_while_still_ends_in_a_gap() {
+    bounded(async {
+        let ops = NotifyOps::new();
+        let sim = sim(ops.clone(), 5, Duration::from_millis(100)).await;
+        let (mgr, mut rx) = StreamingManager::start(client(&sim), scfg(), None);
+        mgr.add_mailboxes([mbx(1), mbx(2)]);
+        until_streaming(&mut rx, 2, 1).await;
+
+        // user2's mailbox is moving: its new Subscribe fails (transiently) more often than the
+        // client retries, then works.
+        ops.fail_times.lock().unwrap().insert("user2@contoso.test".into(), (ResponseCode::ErrorMailboxMoveInProgress, 4));
+        ops.invalidate_all();
+        fault(&sim, r#"{"kind":"expire_subscriptions"}"#).await;
+        let mut gapped = BTreeSet::new();
+        let mut retried = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while gapped.len() < 2 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await.expect("gaps for both") {
+                Some(StreamEvent::Gap { mailboxes, reason }) => {
+                    assert_eq!(reason, GapReason::SubscriptionLost(ResponseCode::ErrorSubscriptionNotFound));
+                    gapped.extend(mailboxes);
+                }
+                Some(StreamEvent::SubscribeFailed { mailbox, retrying, error, .. }) => {
+                    assert_eq!(mailbox, mbx(2));
+                    assert!(retrying, "{error}");
+                    assert!(!gapped.contains(&mbx(2)), "the Gap comes after the subscription is back");
+                    retried = true;
+                }
+                _ => {}
+            }
+        }
+        assert!(retried);
+        assert!(ops.change("user2@contoso.test", "calendar", "back", "created"));
+        until(&mut rx, "the change", |e| is_change_of(e, &mbx(2), "back")).await;
+        mgr.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_that_ends_every_stream_at_once_is_not_hammered() {
+    bounded(async {
+        let ops = NotifyOps::new();
+        let mut sc = SimConfig::for_tests();
+        sc.heartbeat_interval = Duration::from_secs(10);
+        // Every stream: `OK`, then `Closed` a millisecond later.
+        sc.connection_timeout_unit = Duration::from_millis(1);
+        let dir = Arc::new(GeneratedDirectory { domain: sc.domain.clone(), mailboxes: 5 });
+        let sim = exbridge_sim::server::start_with(sc, ops.clone(), dir).await.unwrap();
+        let mut cfg = scfg();
+        cfg.reconnect_base = Duration::from_millis(200);
+        cfg.reconnect_max = Duration::from_secs(2);
+        let (mgr, mut rx) = StreamingManager::start(client(&sim), cfg, None);
+        mgr.add_mailboxes([mbx(1)]);
+        until(&mut rx, "backing off", |e| {
+            matches!(e, StreamEvent::ConnectionState { state: ConnectionPhase::Reconnecting { reason, .. }, .. } if reason.contains("ended at once"))
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let n = stats(&sim).await["requests"]["GetStreamingEvents"].as_u64().unwrap();
+        assert!(n < 15, "{n} requests in about 1.5 s");
+        mgr.shutdown().await;
+    })
+    .await;
+}

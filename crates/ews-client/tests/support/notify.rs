@@ -46,6 +46,8 @@ pub struct NotifyOps {
     next: Mutex<u64>,
     /// Subscribe of these mailboxes fails with this code.
     pub fail: Mutex<HashMap<String, ResponseCode>>,
+    /// Subscribe of these mailboxes fails with this code the next n times.
+    pub fail_times: Mutex<HashMap<String, (ResponseCode, u32)>>,
     pub subscribes: Mutex<Vec<SeenSubscribe>>,
     pub unsubscribes: Mutex<Vec<String>>,
     /// Anchors (impersonated mailboxes) of the GetStreamingEvents requests.
@@ -153,7 +155,17 @@ impl EwsOperations for NotifyOps {
                         .lock()
                         .unwrap()
                         .push(SeenSubscribe { mailbox: mbx.smtp.clone(), anchor: ctx.anchor_mailbox.clone() });
-                    if let Some(code) = self.fail.lock().unwrap().get(&mbx.smtp.to_ascii_lowercase()) {
+                    let once = {
+                        let mut f = self.fail_times.lock().unwrap();
+                        match f.get_mut(&mbx.smtp.to_ascii_lowercase()) {
+                            Some((code, n)) if *n > 0 => {
+                                *n -= 1;
+                                Some(code.clone())
+                            }
+                            _ => None,
+                        }
+                    };
+                    if let Some(code) = once.as_ref().or(self.fail.lock().unwrap().get(&mbx.smtp.to_ascii_lowercase())) {
                         let msg = SubscribeResponseMessage {
                             status: ResponseStatus::error(code.clone(), "refused by the test"),
                             subscription_id: None,
