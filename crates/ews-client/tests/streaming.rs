@@ -16,7 +16,7 @@ use ews_client::{
 };
 use ews_proto::{ResponseCode, SmtpAddress};
 use exbridge_sim::config::SimConfig;
-use exbridge_sim::server::{GeneratedDirectory, RunningSim};
+use exbridge_sim::server::RunningSim;
 use secrecy::SecretString;
 use support::notify::NotifyOps;
 use support::simctl::{fault, stats};
@@ -36,8 +36,7 @@ async fn sim(ops: Arc<NotifyOps>, mailboxes: u32, heartbeat: Duration) -> Runnin
     let mut cfg = SimConfig::for_tests();
     cfg.mailboxes = mailboxes;
     cfg.heartbeat_interval = heartbeat;
-    let dir = Arc::new(GeneratedDirectory { domain: cfg.domain.clone(), mailboxes });
-    exbridge_sim::server::start_with(cfg, ops, dir).await.unwrap()
+    ops.start(cfg, mailboxes).await
 }
 
 fn client(sim: &RunningSim) -> EwsClient {
@@ -401,8 +400,7 @@ async fn connections_are_charged_to_the_anchor_or_to_the_service_account() {
         sc.mailboxes = 6;
         sc.heartbeat_interval = Duration::from_millis(100);
         sc.limits.hanging_connections = 2;
-        let dir = Arc::new(GeneratedDirectory { domain: sc.domain.clone(), mailboxes: 6 });
-        let sim = exbridge_sim::server::start_with(sc, ops.clone(), dir).await.unwrap();
+        let sim = ops.start(sc, 6).await;
         let mut cfg = scfg();
         cfg.subscriptions_per_connection = 2;
         cfg.max_connections_per_account = 2;
@@ -613,8 +611,7 @@ async fn after_closed_the_next_request_goes_out_at_once_on_the_same_ntlm_connect
         sc.heartbeat_interval = Duration::from_millis(100);
         // ConnectionTimeout 1 "minute" lasts 300 ms: the server ends each stream with `Closed`.
         sc.connection_timeout_unit = Duration::from_millis(300);
-        let dir = Arc::new(GeneratedDirectory { domain: sc.domain.clone(), mailboxes: 5 });
-        let sim = exbridge_sim::server::start_with(sc, ops.clone(), dir).await.unwrap();
+        let sim = ops.start(sc, 5).await;
         let auth = AuthConfig::Ntlm { username: "CONTOSO\\svc".into(), password: SecretString::from("secret") };
         let mut c = ServerConfig::new("sim", sim.ews_url().parse().unwrap(), auth);
         c.max_concurrency = 1;
@@ -676,7 +673,10 @@ async fn a_resubscription_that_fails_for_a_while_still_ends_in_a_gap() {
 
         // user2's mailbox is moving: its new Subscribe fails (transiently) more often than the
         // client retries, then works.
-        ops.fail_times.lock().unwrap().insert("user2@contoso.test".into(), (ResponseCode::ErrorMailboxMoveInProgress, 4));
+        ops.fail_times
+            .lock()
+            .unwrap()
+            .insert("user2@contoso.test".into(), (ResponseCode::ErrorMailboxMoveInProgress, 4));
         ops.invalidate_all();
         fault(&sim, r#"{"kind":"expire_subscriptions"}"#).await;
         let mut gapped = BTreeSet::new();
@@ -713,8 +713,7 @@ async fn a_server_that_ends_every_stream_at_once_is_not_hammered() {
         sc.heartbeat_interval = Duration::from_secs(10);
         // Every stream: `OK`, then `Closed` a millisecond later.
         sc.connection_timeout_unit = Duration::from_millis(1);
-        let dir = Arc::new(GeneratedDirectory { domain: sc.domain.clone(), mailboxes: 5 });
-        let sim = exbridge_sim::server::start_with(sc, ops.clone(), dir).await.unwrap();
+        let sim = ops.start(sc, 5).await;
         let mut cfg = scfg();
         cfg.reconnect_base = Duration::from_millis(200);
         cfg.reconnect_max = Duration::from_secs(2);

@@ -85,10 +85,11 @@ fn canon(v: &str) -> String {
         }
         return dt.civil.to_string();
     }
-    if v.contains('P') && (v.starts_with('P') || v.starts_with("-P")) {
-        if let Ok(d) = ews_proto::values::Duration::from_text(v) {
-            return d.to_text().into_owned();
-        }
+    if v.contains('P')
+        && (v.starts_with('P') || v.starts_with("-P"))
+        && let Ok(d) = ews_proto::values::Duration::from_text(v)
+    {
+        return d.to_text().into_owned();
     }
     if v.len() > 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c) || c.is_whitespace()) {
         // base64 blobs: line breaks inside them carry no data

@@ -38,6 +38,8 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         activity_interval: u64,
     },
+    /// Run the Exchange simulator (EWS, Autodiscover, control API) until SIGINT/SIGTERM.
+    Sim(Box<exbridge_sim::Args>),
     /// Connect to every configured Exchange server (after Autodiscover when `autodiscover_email`
     /// is set) and report version, auth method and latency, or the precise cause of a failure
     /// (DNS, connection refused, TLS, 401, 403, wrong EWS path, EWS error code). Exit code 0 when
@@ -73,17 +75,17 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        Command::Config { command: ConfigCommand::Check { config } } => return config_check(config),
-        Command::CheckConnection { config } => return check_connection::run(config),
+    match cli.command {
+        Command::Config { command: ConfigCommand::Check { config } } => return config_check(&config),
+        Command::CheckConnection { config } => return check_connection::run(&config),
+        Command::Sim(args) => return run_async(exbridge_sim::run((*args).into())),
         _ => {}
     }
     let name = match &cli.command {
         Command::Serve { .. } => "serve",
         Command::Demo { .. } => "demo",
-        Command::CheckConnection { .. } => "check-connection",
         Command::CheckMapping { .. } => "check-mapping",
-        Command::Config { command: ConfigCommand::Check { .. } } => "config check",
+        Command::Config { .. } | Command::Sim(_) | Command::CheckConnection { .. } => unreachable!("handled above"),
     };
     eprintln!("exbridge {name}: not available in this build yet");
     ExitCode::from(1)
@@ -105,6 +107,24 @@ fn config_check(path: &std::path::Path) -> ExitCode {
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a future on a multi-threaded runtime; an error is printed and exits 1.
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("exbridge: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("exbridge: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -11,12 +11,16 @@ use ews_proto::soap::ServerVersionInfo;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ServerVersion {
     /// Exchange Server 2013 (15.0): HangingConnectionLimit 3.
+    #[value(name = "Exchange2013")]
     Exchange2013,
     /// Exchange Server 2016 (15.1).
+    #[value(name = "Exchange2016")]
     Exchange2016,
     /// Exchange Server 2019 (15.2).
+    #[value(name = "Exchange2019")]
     Exchange2019,
     /// Exchange Online (15.20).
+    #[value(name = "ExchangeOnline")]
     ExchangeOnline,
 }
 
@@ -86,7 +90,7 @@ impl Default for Limits {
             hanging_connections: 10,
             subscriptions_per_mailbox: 20,
             find_count: 1000,
-            subscriptions_per_connection: 200,
+            subscriptions_per_connection: ews_proto::ops::MAX_SUBSCRIPTIONS_PER_CONNECTION,
             busy_back_off_ms: 1000,
         }
     }
@@ -217,7 +221,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Exchange release to imitate (server version, default limits).
-    #[arg(long, value_enum, default_value_t = ServerVersion::Exchange2016)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ServerVersion::Exchange2016)]
     pub version: ServerVersion,
     /// Milliseconds between heartbeats on an idle streaming connection.
     #[arg(long, default_value = "20000", value_parser = parse_millis)]

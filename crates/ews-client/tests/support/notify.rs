@@ -69,6 +69,17 @@ impl NotifyOps {
         Arc::new(NotifyOps::default())
     }
 
+    /// Starts the simulator with `mailboxes` empty mailboxes (`user1@…` …) and these operations.
+    pub async fn start(self: &Arc<Self>, cfg: exbridge_sim::SimConfig, mailboxes: u32) -> exbridge_sim::RunningSim {
+        let seed = exbridge_sim::SeedConfig {
+            tasks_per_mailbox: 0,
+            ..exbridge_sim::SeedConfig::new(1, mailboxes, 0, cfg.domain.clone())
+        };
+        let store =
+            tokio::task::spawn_blocking(move || exbridge_sim::seed::seeded_store(&seed)).await.unwrap().unwrap();
+        exbridge_sim::server::start_with(cfg, Arc::new(store), self.clone()).await.unwrap()
+    }
+
     /// Valid subscriptions now.
     pub fn active(&self) -> usize {
         self.subs.lock().unwrap().values().filter(|s| s.valid).count()
@@ -165,7 +176,8 @@ impl EwsOperations for NotifyOps {
                             _ => None,
                         }
                     };
-                    if let Some(code) = once.as_ref().or(self.fail.lock().unwrap().get(&mbx.smtp.to_ascii_lowercase())) {
+                    if let Some(code) = once.as_ref().or(self.fail.lock().unwrap().get(&mbx.smtp.to_ascii_lowercase()))
+                    {
                         let msg = SubscribeResponseMessage {
                             status: ResponseStatus::error(code.clone(), "refused by the test"),
                             subscription_id: None,
@@ -238,7 +250,7 @@ impl EwsOperations for NotifyOps {
                     wire_form: WireForm::Exchange,
                     ..GetStreamingEventsResponseMessage::default()
                 };
-                return Ok(StreamOpen::Respond(Body::from(msg)));
+                return Ok(StreamOpen::Respond(Box::new(Body::from(msg))));
             }
             let (tx, rx) = tokio::sync::mpsc::channel(1024);
             for id in &request.subscription_ids {
@@ -250,8 +262,8 @@ impl EwsOperations for NotifyOps {
                 }
             }
             Ok(StreamOpen::Stream(StreamPlan {
-                subscription_ids: request.subscription_ids.iter().map(|s| s.to_string()).collect(),
-                connection_timeout_minutes: request.connection_timeout.max(1) as u32,
+                subscription_ids: request.subscription_ids.clone(),
+                connection_timeout_minutes: request.connection_timeout.max(1),
                 source: Box::new(ChannelSource(rx)),
             }))
         })

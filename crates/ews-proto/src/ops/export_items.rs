@@ -17,7 +17,7 @@ impl XmlText for Base64 {
         let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let body = compact.trim_end_matches('=');
         let padding = compact.len() - body.len();
-        let ok = compact.len() % 4 == 0
+        let ok = compact.len().is_multiple_of(4)
             && padding <= 2
             && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
         if ok { Ok(Base64(compact)) } else { Err("base64 data (xs:base64Binary)".into()) }

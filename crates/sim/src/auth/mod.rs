@@ -99,9 +99,15 @@ pub enum Decision {
     Allow(Account),
     /// Answer 401 with `WWW-Authenticate: <scheme> <token>` (the NTLM CHALLENGE) and keep the
     /// connection open for the AUTHENTICATE message.
-    Challenge { scheme: &'static str, token: String },
+    Challenge {
+        scheme: &'static str,
+        token: String,
+    },
     /// Answer 401 listing the accepted schemes. `method` is the scheme that failed, if any.
-    Deny { method: Option<AuthMethod>, reason: String },
+    Deny {
+        method: Option<AuthMethod>,
+        reason: String,
+    },
 }
 
 /// Why the token endpoint refused to issue a token (RFC 6749 5.2 error codes).
@@ -128,7 +134,12 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     pub fn new(creds: Credentials, token_lifetime: std::time::Duration, directory: Arc<dyn Directory>) -> Self {
-        Authenticator { names: ServerNames::for_domain(&creds.domain), creds, tokens: TokenIssuer::new(token_lifetime), directory }
+        Authenticator {
+            names: ServerNames::for_domain(&creds.domain),
+            creds,
+            tokens: TokenIssuer::new(token_lifetime),
+            directory,
+        }
     }
 
     pub fn directory(&self) -> &Arc<dyn Directory> {
@@ -146,12 +157,18 @@ impl Authenticator {
         let address = self.normalize(login);
         let service = self.normalize(&self.creds.service_user);
         if address.eq_ignore_ascii_case(&service) {
-            let account =
-                Account { name: self.creds.service_user.clone(), kind: AccountKind::Service, method: AuthMethod::Basic };
+            let account = Account {
+                name: self.creds.service_user.clone(),
+                kind: AccountKind::Service,
+                method: AuthMethod::Basic,
+            };
             return Some((account, &self.creds.service_password));
         }
         let mailbox = self.directory.resolve(&address)?;
-        Some((Account { name: mailbox.smtp, kind: AccountKind::Mailbox, method: AuthMethod::Basic }, &self.creds.user_password))
+        Some((
+            Account { name: mailbox.smtp, kind: AccountKind::Mailbox, method: AuthMethod::Basic },
+            &self.creds.user_password,
+        ))
     }
 
     /// Checks a user name and password.

@@ -10,11 +10,10 @@
 //! `NTProofStr = HMAC_MD5(ResponseKeyNT, ServerChallenge ‖ blob)`; when the client says it sent
 //! a MIC, the MIC is checked too. LM, NTLMv1 and anonymous responses are refused.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use md4::{Digest, Md4};
 use md5::Md5;
-use rc4::consts::U16;
-use rc4::{KeyInit, Rc4, StreamCipher};
+use rc4::{Rc4, StreamCipher};
 
 type HmacMd5 = Hmac<Md5>;
 
@@ -158,7 +157,7 @@ fn utf16(s: &str) -> Vec<u8> {
 
 fn decode_string(bytes: &[u8], unicode: bool) -> Result<String, NtlmError> {
     if unicode {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(NtlmError::Malformed("odd length of a UTF-16 string"));
         }
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
@@ -286,7 +285,7 @@ pub fn parse_authenticate(msg: &[u8]) -> Result<Authenticate, NtlmError> {
 }
 
 fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    let mut mac = <HmacMd5 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <HmacMd5 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     for p in parts {
         mac.update(p);
     }
@@ -331,12 +330,13 @@ pub fn verify(pending: &PendingChallenge, auth: &Authenticate, password: &str) -
                 return Err(NtlmError::Malformed("key exchange without a 16-byte session key"));
             }
             exported.copy_from_slice(&auth.encrypted_session_key);
-            let mut rc4 = Rc4::<U16>::new_from_slice(&session_base_key).expect("RC4 takes 16-byte keys");
+            let mut rc4 = <Rc4 as KeyInit>::new_from_slice(&session_base_key).expect("RC4 takes 16-byte keys");
             rc4.apply_keystream(&mut exported);
         }
         // The MIC sits after the 8-byte version at offset 72.
         let mut raw = auth.raw.clone();
-        let mic: [u8; 16] = raw.get(72..88).ok_or(NtlmError::Malformed("MIC announced but absent"))?.try_into().unwrap();
+        let mic: [u8; 16] =
+            raw.get(72..88).ok_or(NtlmError::Malformed("MIC announced but absent"))?.try_into().unwrap();
         raw[72..88].fill(0);
         let computed = hmac_md5(&exported, &[&pending.negotiate, &pending.challenge, &raw]);
         if !constant_time_eq(&computed, &mic) {
@@ -358,9 +358,7 @@ mod tests {
     #[test]
     fn ntowf_v2_matches_the_specification() {
         let got = ntowf_v2("Password", "User", "Domain");
-        let want = [
-            0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0, 0x2e, 0x3f,
-        ];
+        let want = [0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0, 0x2e, 0x3f];
         assert_eq!(got, want);
     }
 
@@ -381,16 +379,13 @@ mod tests {
         blob.extend_from_slice(&info);
         blob.extend_from_slice(&[0; 4]);
         let proof = hmac_md5(&key, &[&server_challenge, &blob]);
-        let want = [
-            0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c,
-        ];
+        let want = [0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x96, 0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c];
         assert_eq!(proof, want);
     }
 
     #[test]
     fn rejects_ntlm_v1_length() {
-        let pending =
-            PendingChallenge { negotiate: Vec::new(), challenge: Vec::new(), server_challenge: [0; 8] };
+        let pending = PendingChallenge { negotiate: Vec::new(), challenge: Vec::new(), server_challenge: [0; 8] };
         let auth = Authenticate {
             user: "u".into(),
             domain: String::new(),

@@ -6,26 +6,27 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use base64::Engine;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::SimState;
 use super::faults::FaultSpec;
 use crate::auth::TokenRequestError;
+use crate::json::{self, ApiError};
 
 pub(crate) fn routes() -> Router<Arc<SimState>> {
     Router::new()
         .route("/sim/oauth2/token", post(token))
         .route("/sim/stats", get(stats))
         .route("/sim/faults", post(fault))
-        .route("/sim/mailboxes", post(not_yet))
-        .route("/sim/mailboxes/{smtp}/items", get(not_yet).post(not_yet))
-        .route("/sim/mailboxes/{smtp}/items/{item_id}", patch(not_yet).delete(not_yet))
-        .route("/sim/mailboxes/{smtp}/oof", put(not_yet))
+        .route("/sim/mailboxes", post(create_mailbox))
+        .route("/sim/mailboxes/{smtp}/items", get(list_items).post(create_item))
+        .route("/sim/mailboxes/{smtp}/items/{item_id}", patch(patch_item).delete(delete_item))
+        .route("/sim/mailboxes/{smtp}/oof", put(put_oof))
 }
 
 /// `{"error":{"code":…,"message":…}}` with a status.
@@ -33,8 +34,70 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
     (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
 }
 
-async fn not_yet() -> Response {
-    error(StatusCode::NOT_IMPLEMENTED, "not_implemented", "this control API route needs the mailbox store")
+fn api_result<T: serde::Serialize>(status: StatusCode, r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(e) => api_error(&e),
+    }
+}
+
+fn api_error(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(e.body())).into_response()
+}
+
+/// The JSON body, or the 400 to answer.
+fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(text).map_err(|e| ApiError {
+        status: 400,
+        code: "invalid_json",
+        message: format!("the body is not JSON: {e}"),
+        field: None,
+    })
+}
+
+async fn create_mailbox(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::CREATED, json::apply_create_mailbox(&state.store, &v)),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn list_items(State(state): State<Arc<SimState>>, Path(smtp): Path<String>) -> Response {
+    api_result(StatusCode::OK, json::list_items(&state.store, &smtp))
+}
+
+async fn create_item(State(state): State<Arc<SimState>>, Path(smtp): Path<String>, body: Bytes) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::CREATED, json::apply_create(&state.store, &smtp, &v)),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn patch_item(
+    State(state): State<Arc<SimState>>,
+    Path((smtp, item_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::OK, json::apply_patch(&state.store, &smtp, &item_id, &v)),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn delete_item(State(state): State<Arc<SimState>>, Path((smtp, item_id)): Path<(String, String)>) -> Response {
+    match json::apply_delete(&state.store, &smtp, &item_id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn put_oof(State(state): State<Arc<SimState>>, Path(smtp): Path<String>, body: Bytes) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::OK, json::apply_oof(&state.store, &smtp, &v)),
+        Err(e) => api_error(&e),
+    }
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Response {
@@ -60,6 +123,7 @@ pub fn apply_fault(state: &SimState, spec: &FaultSpec) -> usize {
             n
         }
         FaultSpec::ExpireSubscriptions => {
+            state.store.expire_all_subscriptions();
             let n = state.streams.expire_all();
             state.stats.fault("expire_subscriptions");
             n
@@ -88,8 +152,11 @@ async fn token(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Byt
         client_id.get_or_insert(id);
         client_secret.get_or_insert(secret);
     }
-    match state.auth.issue_token(form.get("grant_type").map(String::as_str), client_id.as_deref(), client_secret.as_deref())
-    {
+    match state.auth.issue_token(
+        form.get("grant_type").map(String::as_str),
+        client_id.as_deref(),
+        client_secret.as_deref(),
+    ) {
         Ok(t) => {
             state.stats.token_issued();
             let body = json!({

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use axum::body::{Body as HttpBody, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use ews_proto::soap::{Body, ConnectingSid, Envelope, ExchangeVersion, Fault, Header, ServerVersionInfo};
 use ews_proto::ops::GetStreamingEvents;
+use ews_proto::soap::{Body, ConnectingSid, Envelope, ExchangeVersion, Fault, Header, ServerVersionInfo};
 use http_body_util::BodyExt;
 
 use super::SimState;
@@ -40,6 +40,8 @@ pub struct RequestContext {
     pub endpoint: Endpoint,
     /// `http(s)://host[:port]` as the client addressed the server (for URLs in Autodiscover).
     pub base_url: String,
+    /// The throttling limits in force (`EWSFindCountLimit`, `EWSMaxSubscriptions`, …).
+    pub limits: crate::config::Limits,
 }
 
 /// Which endpoint a request came to.
@@ -56,7 +58,7 @@ pub enum StreamOpen {
     /// Run a streaming connection.
     Stream(StreamPlan),
     /// Answer at once with this body (e.g. an error for invalid subscription ids).
-    Respond(Body),
+    Respond(Box<Body>),
 }
 
 /// The EWS operations. The server does everything around them (auth, impersonation,
@@ -217,12 +219,16 @@ pub(crate) fn base_url(state: &SimState, conn: &ConnInfo, headers: &HeaderMap) -
 }
 
 /// Resolves `ExchangeImpersonation` and the caller's own mailbox.
-fn resolve_mailbox(state: &SimState, account: &Account, header: &Header) -> Result<(Option<MailboxInfo>, bool), Fault> {
+fn resolve_mailbox(
+    state: &SimState,
+    account: &Account,
+    header: &Header,
+) -> Result<(Option<MailboxInfo>, bool), Box<Fault>> {
     let directory = state.auth.directory();
     match &header.impersonation {
         Some(sid) => {
             if !account.is_service() {
-                return Err(faults::impersonate_user_denied());
+                return Err(Box::new(faults::impersonate_user_denied()));
             }
             let address = match sid {
                 ConnectingSid::Sid(v) => v.as_str(),
@@ -230,7 +236,7 @@ fn resolve_mailbox(state: &SimState, account: &Account, header: &Header) -> Resu
             };
             match directory.resolve(address.trim()) {
                 Some(m) => Ok((Some(m), true)),
-                None => Err(faults::non_existent_mailbox(address.trim())),
+                None => Err(Box::new(faults::non_existent_mailbox(address.trim()))),
             }
         }
         None => Ok((directory.resolve(&account.name), false)),
@@ -304,18 +310,19 @@ pub(crate) async fn serve(
             Ok(v) => v,
             Err(f) => {
                 state.stats.outcome(op, &format!("fault:{}", f.response_code()));
-                return respond(fault_response(&svi, f));
+                return respond(fault_response(&svi, *f));
             }
         }
     } else {
         (state.auth.directory().resolve(&account.name), false)
     };
-    let budget = BudgetKey::new(&account.name, impersonating.then(|| mailbox.as_ref().map(|m| m.smtp.as_str())).flatten());
+    let budget =
+        BudgetKey::new(&account.name, impersonating.then(|| mailbox.as_ref().map(|m| m.smtp.as_str())).flatten());
     let ctx = RequestContext {
         account,
         mailbox,
         impersonating,
-        version: envelope.header.request_server_version.clone().unwrap_or(ExchangeVersion::Exchange2007_SP1),
+        version: envelope.header.request_server_version.unwrap_or(ExchangeVersion::Exchange2007_SP1),
         server_version: svi.clone(),
         time_zone_context: envelope.header.time_zone_context.clone(),
         header: envelope.header,
@@ -323,6 +330,7 @@ pub(crate) async fn serve(
         connection_id: conn.id,
         endpoint,
         base_url: base_url(&state, &conn, &headers),
+        limits: state.config.limits,
     };
 
     let latency = state.config.latency + state.faults.lock().unwrap().latency();

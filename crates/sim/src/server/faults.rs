@@ -2,9 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use ews_proto::ResponseCode;
 use ews_proto::response::MessageXml;
 use ews_proto::soap::{Fault, FaultDetail};
-use ews_proto::ResponseCode;
 use serde::{Deserialize, Serialize};
 
 /// The body of `POST /sim/faults`.
@@ -68,7 +68,9 @@ impl FaultState {
     /// Arms a request-level fault (the others act at once and are handled by the caller).
     pub fn arm(&mut self, spec: &FaultSpec) {
         match *spec {
-            FaultSpec::ServerBusy { count, backoff_ms } => self.server_busy = (count > 0).then_some((count, backoff_ms)),
+            FaultSpec::ServerBusy { count, backoff_ms } => {
+                self.server_busy = (count > 0).then_some((count, backoff_ms))
+            }
             FaultSpec::HttpStatus { status, count, retry_after_secs } => {
                 let retry = retry_after_secs.or(matches!(status, 429 | 503).then_some(1));
                 self.http_status = (count > 0).then_some((status, count, retry));
@@ -131,12 +133,15 @@ pub fn schema_validation(problem: &str) -> Fault {
     Fault {
         code: format!("t:{}", ResponseCode::ErrorSchemaValidation.as_str()),
         string: message.clone(),
-        string_lang: None,
+        string_lang: Some("en-US".into()),
         actor: None,
         detail: Some(FaultDetail {
             response_code: Some(ResponseCode::ErrorSchemaValidation),
             message: Some(message),
-            message_xml: Some(MessageXml { values: vec![("Violation".into(), problem.to_string())], other: Vec::new() }),
+            message_xml: Some(MessageXml {
+                values: vec![("Violation".into(), problem.to_string())],
+                other: Vec::new(),
+            }),
             other: Vec::new(),
         }),
     }
@@ -153,9 +158,11 @@ pub fn impersonate_user_denied() -> Fault {
 
 /// `ErrorNonExistentMailbox` for an address that names no mailbox.
 pub fn non_existent_mailbox(address: &str) -> Fault {
-    let mut f = Fault::ews(ResponseCode::ErrorNonExistentMailbox, "The SMTP address has no mailbox associated with it.", None);
+    let mut f =
+        Fault::ews(ResponseCode::ErrorNonExistentMailbox, "The SMTP address has no mailbox associated with it.", None);
     if let Some(d) = f.detail.as_mut() {
-        d.message_xml = Some(MessageXml { values: vec![("SmtpAddress".into(), address.to_string())], other: Vec::new() });
+        d.message_xml =
+            Some(MessageXml { values: vec![("SmtpAddress".into(), address.to_string())], other: Vec::new() });
     }
     f
 }

@@ -2,8 +2,8 @@
 //! can authenticate the connection), axum routes for EWS, Autodiscover, the OAuth token
 //! endpoint and the control API.
 
-pub mod control;
 pub mod conn;
+pub mod control;
 pub mod ews;
 pub mod faults;
 pub mod stats;
@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Extension;
 use axum::Router;
 use axum::body::Body as HttpBody;
 use axum::extract::State;
 use axum::http::{HeaderMap, Request, Response, StatusCode, Uri, header};
 use axum::routing::post;
-use axum::Extension;
 use ews_proto::ops::GetStreamingEvents;
 use ews_proto::soap::ServerVersionInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -32,6 +32,8 @@ use tower_service::Service as _;
 
 use crate::auth::{Authenticator, Credentials, Directory, MailboxInfo};
 use crate::config::SimConfig;
+use crate::seed::{SeedConfig, seeded_store};
+use crate::store::Store;
 use conn::ConnInfo;
 pub use ews::{Endpoint, EwsOperations, NotImplemented, RequestContext, StreamOpen};
 use faults::FaultState;
@@ -51,6 +53,8 @@ pub struct SimState {
     pub concurrency: Limiter,
     pub streams: StreamRegistry,
     pub ops: Arc<dyn EwsOperations>,
+    /// The mailboxes.
+    pub store: Arc<Store>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -62,29 +66,14 @@ impl std::fmt::Debug for SimState {
 impl SimState {
     /// The `GET /sim/stats` document.
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot(0, self.streams.open_count() as u64)
+        self.stats.snapshot(self.store.active_subscription_count() as u64, self.streams.open_count() as u64)
     }
 }
 
-/// Mailboxes `user1@DOMAIN` … `userN@DOMAIN` (display names `User N`), for a server started
-/// without a store.
-#[derive(Debug, Clone)]
-pub struct GeneratedDirectory {
-    pub domain: String,
-    pub mailboxes: u32,
-}
-
-impl Directory for GeneratedDirectory {
+impl Directory for Store {
     fn resolve(&self, address: &str) -> Option<MailboxInfo> {
-        let (local, domain) = address.trim().rsplit_once('@')?;
-        if !domain.eq_ignore_ascii_case(&self.domain) {
-            return None;
-        }
-        let n: u32 = local.to_ascii_lowercase().strip_prefix("user")?.parse().ok()?;
-        (1..=self.mailboxes).contains(&n).then(|| MailboxInfo {
-            smtp: format!("user{n}@{}", self.domain.to_ascii_lowercase()),
-            display_name: format!("User {n}"),
-        })
+        let m = self.mailbox(address).ok()?;
+        Some(MailboxInfo { smtp: m.smtp().to_string(), display_name: m.display_name().to_string() })
     }
 }
 
@@ -93,7 +82,15 @@ pub struct RunningSim {
     addr: SocketAddr,
     state: Arc<SimState>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningSim {
+    /// Dropping a running simulator stops it (without waiting).
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        self.state.streams.close_all();
+    }
 }
 
 impl std::fmt::Debug for RunningSim {
@@ -123,36 +120,48 @@ impl RunningSim {
         &self.state
     }
 
+    /// The mailbox store behind the simulator.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.state.store
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats()
     }
 
     /// Stops accepting, ends streaming connections with `Closed`, lets open requests finish
     /// (at most a few seconds), then returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
         self.state.streams.close_all();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
-/// Starts the simulator with the operations placeholder and generated mailboxes.
+/// Starts the simulator: seeds the mailboxes from the configuration (`--seed`,
+/// `--mailboxes`, `--events-per-mailbox`, `--domain`) and serves them.
 pub async fn start(config: SimConfig) -> anyhow::Result<RunningSim> {
-    let directory = Arc::new(GeneratedDirectory { domain: config.domain.clone(), mailboxes: config.mailboxes });
-    start_with(config, Arc::new(NotImplemented), directory).await
+    let seed = SeedConfig::new(config.seed, config.mailboxes, config.events_per_mailbox, config.domain.clone());
+    let store = tokio::task::spawn_blocking(move || seeded_store(&seed)).await?.context("seeding the mailboxes")?;
+    let store = Arc::new(store);
+    let ops = Arc::new(crate::ops::SimOperations::new(store.clone()));
+    start_with(config, store, ops).await
 }
 
-/// Starts the simulator with the given operations and directory.
+/// Starts the simulator on a given store with the given operations.
 pub async fn start_with(
     config: SimConfig,
+    store: Arc<Store>,
     ops: Arc<dyn EwsOperations>,
-    directory: Arc<dyn Directory>,
 ) -> anyhow::Result<RunningSim> {
     let tls = match &config.tls {
         Some(files) => Some(load_tls(&files.cert, &files.key)?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let server_version = config.version.server_version_info();
     let envelopes: Arc<dyn StreamEnvelopes> = Arc::new(XmlEnvelopes { server_version: server_version.clone() });
@@ -167,7 +176,7 @@ pub async fn start_with(
                 user_password: config.user_password.clone(),
             },
             config.token_lifetime,
-            directory,
+            store.clone(),
         ),
         stats: Stats::default(),
         faults: Mutex::new(FaultState::default()),
@@ -179,12 +188,13 @@ pub async fn start_with(
             envelopes,
         ),
         ops,
+        store,
         config,
     });
     let router = router(state.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, tls, router, shutdown_rx));
-    Ok(RunningSim { addr, state, shutdown, task })
+    Ok(RunningSim { addr, state, shutdown, task: Some(task) })
 }
 
 /// `exbridge sim`: runs until SIGINT or SIGTERM.
@@ -231,7 +241,8 @@ fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<tok
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("invalid PEM in {}", cert.display()))?;
     anyhow::ensure!(!certs.is_empty(), "no certificate in {}", cert.display());
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS key {}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS key {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -366,7 +377,26 @@ async fn ews_endpoint(
     headers: HeaderMap,
     body: HttpBody,
 ) -> Response<HttpBody> {
-    ews::serve(state, conn, Endpoint::Ews, headers, body).await
+    let affinity = affinity_cookie(&state, &headers);
+    let mut r = ews::serve(state, conn, Endpoint::Ews, headers, body).await;
+    if let Some(cookie) = affinity {
+        r.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    r
+}
+
+/// With `X-PreferServerAffinity: true`, Exchange names the mailbox server holding the anchor
+/// mailbox in an `X-BackEndOverrideCookie` cookie; the simulator has one back end.
+fn affinity_cookie(state: &SimState, headers: &HeaderMap) -> Option<axum::http::HeaderValue> {
+    let prefer = headers.get("x-preferserveraffinity")?.to_str().ok()?;
+    if !prefer.trim().eq_ignore_ascii_case("true") {
+        return None;
+    }
+    let anchor = headers.get("x-anchormailbox").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    // A stable number per anchor mailbox (FNV-1a), like the database hash Exchange appends.
+    let hash = anchor.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let value = format!("X-BackEndOverrideCookie=EXCH01.{}~{hash}; path=/", state.config.domain);
+    axum::http::HeaderValue::from_str(&value).ok()
 }
 
 async fn autodiscover_soap(
@@ -408,6 +438,7 @@ async fn autodiscover_pox(
         connection_id: conn.id,
         endpoint: Endpoint::Autodiscover,
         base_url: ews::base_url(&state, &conn, &headers),
+        limits: state.config.limits,
     };
     let r = match state.ops.autodiscover_pox(&ctx, bytes).await {
         Some(xml) => {
@@ -445,7 +476,7 @@ pub(crate) async fn stream_response(
         Ok(StreamOpen::Respond(body)) => {
             let xml = ews_proto::soap::Envelope::new(
                 ews_proto::soap::Header { server_version_info: Some(svi.clone()), ..Default::default() },
-                body,
+                *body,
             )
             .to_xml_string();
             state.stats.outcome(op, "Respond");

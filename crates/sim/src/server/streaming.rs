@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ews_proto::ResponseCode;
+use ews_proto::SubscriptionId;
+use ews_proto::ops::{ConnectionStatus, GetStreamingEventsResponseMessage};
 use ews_proto::response::ResponseStatus;
 use ews_proto::soap::ServerVersionInfo;
-use ews_proto::xml::{Ns, Writer, m, soap, t};
+use ews_proto::soap::{Envelope, Header};
 use futures_util::Stream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -81,58 +83,51 @@ pub trait StreamEnvelopes: Send + Sync + 'static {
     fn closed(&self) -> Bytes;
     /// An error response message naming `ids` in `ErrorSubscriptionIds`, with
     /// `ConnectionStatus Closed`.
-    fn error(&self, code: ResponseCode, text: &str, ids: &[String]) -> Bytes;
+    fn error(&self, code: ResponseCode, text: &str, ids: &[SubscriptionId]) -> Bytes;
 }
 
-/// [`StreamEnvelopes`] written with the XML writer of `ews-proto`, `t:ServerVersionInfo` in
-/// the header.
+/// One document of a stream: a SOAP envelope with `t:ServerVersionInfo` in the header and a
+/// `GetStreamingEventsResponse` holding `message`. Operation handlers use it to write the
+/// notification envelopes their [`EventSource`] hands over.
+pub fn stream_document(server_version: &ServerVersionInfo, message: GetStreamingEventsResponseMessage) -> Bytes {
+    let header = Header { server_version_info: Some(server_version.clone()), ..Header::default() };
+    Bytes::from(Envelope::new(header, message).to_xml_string())
+}
+
+/// [`StreamEnvelopes`] made of `ews-proto`'s `GetStreamingEventsResponse` types, in the schema's
+/// wire form.
 #[derive(Debug, Clone)]
 pub struct XmlEnvelopes {
     pub server_version: ServerVersionInfo,
 }
 
-impl XmlEnvelopes {
-    fn envelope(&self, status: &ResponseStatus, error_ids: &[String], connection: Option<&str>) -> Bytes {
-        let mut w = Writer::with_declaration();
-        w.predeclare(&[Ns::Messages, Ns::Types]).start(soap("Envelope"));
-        w.start(soap("Header")).child(t("ServerVersionInfo"), &self.server_version).end();
-        w.start(soap("Body")).start(m("GetStreamingEventsResponse")).start(m("ResponseMessages"));
-        status.write_start(&mut w, m("GetStreamingEventsResponseMessage"));
-        if !error_ids.is_empty() {
-            w.start(m("ErrorSubscriptionIds"));
-            for id in error_ids {
-                w.leaf(t("SubscriptionId"), id);
-            }
-            w.end();
-        }
-        if let Some(c) = connection {
-            w.leaf(m("ConnectionStatus"), c);
-        }
-        w.end().end().end().end().end();
-        Bytes::from(w.finish())
-    }
-}
-
 impl StreamEnvelopes for XmlEnvelopes {
     fn heartbeat(&self) -> Bytes {
-        self.envelope(&ResponseStatus::success(), &[], Some("OK"))
+        stream_document(&self.server_version, GetStreamingEventsResponseMessage::heartbeat())
     }
 
     fn closed(&self) -> Bytes {
-        self.envelope(&ResponseStatus::success(), &[], Some("Closed"))
+        stream_document(&self.server_version, GetStreamingEventsResponseMessage::closed())
     }
 
-    fn error(&self, code: ResponseCode, text: &str, ids: &[String]) -> Bytes {
-        self.envelope(&ResponseStatus::error(code, text), ids, Some("Closed"))
+    fn error(&self, code: ResponseCode, text: &str, ids: &[SubscriptionId]) -> Bytes {
+        let message = GetStreamingEventsResponseMessage {
+            status: ResponseStatus::error(code, text),
+            error_subscription_ids: ids.to_vec(),
+            connection_status: Some(ConnectionStatus::Closed),
+            ..GetStreamingEventsResponseMessage::default()
+        };
+        stream_document(&self.server_version, message)
     }
 }
 
 /// What the operation handler asks the plumbing to run.
 pub struct StreamPlan {
-    /// The subscriptions the connection carries (at most 200).
-    pub subscription_ids: Vec<String>,
+    /// The subscriptions the connection carries (at most
+    /// [`ews_proto::ops::MAX_SUBSCRIPTIONS_PER_CONNECTION`], 200, unless the server is configured otherwise).
+    pub subscription_ids: Vec<SubscriptionId>,
     /// `ConnectionTimeout` in minutes (1..=30; clamped).
-    pub connection_timeout_minutes: u32,
+    pub connection_timeout_minutes: i32,
     pub source: Box<dyn EventSource>,
 }
 
@@ -188,7 +183,7 @@ enum Signal {
 struct Entry {
     signal: watch::Sender<Signal>,
     kill: KillSwitch,
-    subscription_ids: Vec<String>,
+    subscription_ids: Vec<SubscriptionId>,
 }
 
 /// Timing of streaming connections.
@@ -242,7 +237,7 @@ impl StreamRegistry {
     }
 
     /// Subscription ids carried by open connections.
-    pub fn open_subscription_ids(&self) -> Vec<String> {
+    pub fn open_subscription_ids(&self) -> Vec<SubscriptionId> {
         self.open.lock().unwrap().values().flat_map(|e| e.subscription_ids.iter().cloned()).collect()
     }
 
@@ -267,7 +262,7 @@ impl StreamRegistry {
             .lock()
             .unwrap()
             .insert(id, Entry { signal: tx, kill, subscription_ids: plan.subscription_ids.clone() });
-        let minutes = plan.connection_timeout_minutes.clamp(1, 30);
+        let minutes = plan.connection_timeout_minutes.clamp(1, 30) as u32;
         let now = Instant::now();
         let state = Running {
             id,
@@ -323,7 +318,7 @@ struct Running {
     open: Arc<Mutex<HashMap<u64, Entry>>>,
     _permit: Permit,
     source: Box<dyn EventSource>,
-    ids: Vec<String>,
+    ids: Vec<SubscriptionId>,
     envelopes: Arc<dyn StreamEnvelopes>,
     heartbeat: Duration,
     deadline: Instant,
@@ -423,7 +418,7 @@ mod tests {
 
     fn plan(ids: &[&str], source: Box<dyn EventSource>) -> StreamPlan {
         StreamPlan {
-            subscription_ids: ids.iter().map(|s| s.to_string()).collect(),
+            subscription_ids: ids.iter().map(|s| SubscriptionId::new(*s)).collect(),
             connection_timeout_minutes: 1,
             source,
         }
@@ -449,8 +444,10 @@ mod tests {
     async fn source_events_pass_through_and_postpone_the_heartbeat() {
         let r = registry(10);
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let mut s =
-            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["a"], Box::new(ChannelSource(rx))), KillSwitch::default()).unwrap());
+        let mut s = Box::pin(
+            r.open(BudgetKey::new("svc", None), plan(&["a"], Box::new(ChannelSource(rx))), KillSwitch::default())
+                .unwrap(),
+        );
         assert!(text(&s.next().await.unwrap().unwrap()).contains("OK"));
         tokio::time::sleep(Duration::from_secs(15)).await;
         tx.send(Bytes::from_static(b"<n/>")).await.unwrap();
@@ -480,8 +477,9 @@ mod tests {
     #[tokio::test]
     async fn expire_sends_error_then_ends_and_drop_errors() {
         let r = registry(10);
-        let mut s1 =
-            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["s1", "s2"], Box::new(Silent)), KillSwitch::default()).unwrap());
+        let mut s1 = Box::pin(
+            r.open(BudgetKey::new("svc", None), plan(&["s1", "s2"], Box::new(Silent)), KillSwitch::default()).unwrap(),
+        );
         assert!(s1.next().await.unwrap().is_ok());
         assert_eq!(r.expire_all(), 1);
         let last = s1.next().await.unwrap().unwrap();
@@ -491,7 +489,8 @@ mod tests {
         assert!(s1.next().await.is_none());
 
         let kill = KillSwitch::default();
-        let mut s2 = Box::pin(r.open(BudgetKey::new("svc", None), plan(&["x"], Box::new(Silent)), kill.clone()).unwrap());
+        let mut s2 =
+            Box::pin(r.open(BudgetKey::new("svc", None), plan(&["x"], Box::new(Silent)), kill.clone()).unwrap());
         assert!(s2.next().await.unwrap().is_ok());
         assert_eq!(r.drop_all(), 1);
         assert!(kill.is_killed());
