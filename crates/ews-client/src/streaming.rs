@@ -47,6 +47,10 @@
 //!   connection, once it is reconnected;
 //! * `ErrorMissedNotificationEvents`: the mailboxes named (or all of the connection).
 //!
+//! The event channel is unbounded: the manager never waits for its reader (a slow reader
+//! costs memory, not missed heartbeats), and a reader may call the manager from its loop
+//! without deadlock.
+//!
 //! Mailbox-level Subscribe failures (`ErrorNonExistentMailbox`, `ErrorImpersonateUserDenied`, …)
 //! are reported per mailbox ([`StreamEvent::SubscribeFailed`]) and do not affect the others;
 //! transient ones are retried after `resubscribe_retry`.
