@@ -141,6 +141,9 @@ pub struct ExchangeConfig {
     pub name: String,
     pub ews_url: Option<url::Url>,
     pub autodiscover_email: Option<String>,
+    /// An explicit Autodiscover endpoint (`…/autodiscover/autodiscover.svc` or `….xml`) instead
+    /// of the URLs derived from the address's domain.
+    pub autodiscover_url: Option<url::Url>,
     pub auth: AuthMethod,
     pub username: Option<String>,
     pub password: Option<Secret>,
@@ -151,6 +154,10 @@ pub struct ExchangeConfig {
     pub proxy: Option<url::Url>,
     pub domains: Vec<String>,
     pub max_concurrency: u32,
+    /// Streaming (`GetStreamingEvents`) connections per budget: per impersonated anchor
+    /// mailbox, or per service account without impersonation (Exchange's
+    /// `HangingConnectionLimit`, 10 by default).
+    pub max_streaming_connections: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -654,6 +661,7 @@ impl Reader {
                 "name",
                 "ews_url",
                 "autodiscover_email",
+                "autodiscover_url",
                 "auth",
                 "username",
                 "password",
@@ -668,6 +676,7 @@ impl Reader {
                 "proxy",
                 "domains",
                 "max_concurrency",
+                "max_streaming_connections",
             ],
         );
         let before = self.problems.len();
@@ -680,6 +689,16 @@ impl Reader {
             && ews_proto::SmtpAddress::parse(e).is_err()
         {
             self.problem(&format!("{prefix}.autodiscover_email"), Some(format!("{e:?}")), "an email address");
+        }
+        let autodiscover_url = self
+            .string(t, prefix, "autodiscover_url")
+            .and_then(|u| self.url(&format!("{prefix}.autodiscover_url"), &u, &["http", "https"]));
+        if autodiscover_url.is_some() && autodiscover_email.is_none() {
+            self.problem(
+                &format!("{prefix}.autodiscover_email"),
+                None,
+                "missing: autodiscover_url needs autodiscover_email (the address to look up)",
+            );
         }
         if !t.contains_key("ews_url") && autodiscover_email.is_none() {
             self.problem(&format!("{prefix}.ews_url"), None, "missing: set ews_url or autodiscover_email");
@@ -760,6 +779,7 @@ impl Reader {
         let domains: Vec<String> =
             self.strings(t, prefix, "domains").into_iter().map(|d| d.to_ascii_lowercase()).collect();
         let max_concurrency = self.integer(t, prefix, "max_concurrency", 8, (1, 256)) as u32;
+        let max_streaming_connections = self.integer(t, prefix, "max_streaming_connections", 10, (1, 1000)) as u32;
         if self.problems.len() > before {
             return None;
         }
@@ -767,6 +787,7 @@ impl Reader {
             name: name?,
             ews_url,
             autodiscover_email,
+            autodiscover_url,
             auth: auth?,
             username,
             password,
@@ -777,6 +798,7 @@ impl Reader {
             proxy,
             domains,
             max_concurrency,
+            max_streaming_connections,
         })
     }
 }

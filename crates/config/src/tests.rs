@@ -151,6 +151,34 @@ client_secret = "shh"
     assert_eq!(p[0].key, "exchange[0].client_id");
     let p = problems(&text.replace("autodiscover_email = \"svc@contoso.com\"\n", ""), &[]);
     assert_eq!(p[0].key, "exchange[0].ews_url");
+    assert_eq!(x.autodiscover_url, None);
+    assert_eq!(x.max_streaming_connections, 10);
+
+    let with_url = text.replace(
+        "auth = \"oauth2\"",
+        "autodiscover_url = \"https://autodiscover.contoso.com/autodiscover/autodiscover.svc\"\nmax_streaming_connections = 3\nauth = \"oauth2\"",
+    );
+    let c = Config::from_toml_str(&with_url, &[]).unwrap();
+    assert_eq!(
+        c.exchange[0].autodiscover_url.as_ref().unwrap().as_str(),
+        "https://autodiscover.contoso.com/autodiscover/autodiscover.svc"
+    );
+    assert_eq!(c.exchange[0].max_streaming_connections, 3);
+    let p = problems(
+        &with_url.replace(
+            "https://autodiscover.contoso.com/autodiscover/autodiscover.svc",
+            "ftp://autodiscover.contoso.com/x",
+        ),
+        &[],
+    );
+    assert_eq!(p[0].key, "exchange[0].autodiscover_url");
+    let p = problems(&with_url.replace("max_streaming_connections = 3", "max_streaming_connections = 0"), &[]);
+    assert_eq!(p[0].key, "exchange[0].max_streaming_connections");
+    let p = problems(
+        &with_url.replace("autodiscover_email = \"svc@contoso.com\"\n", "ews_url = \"https://m/EWS/Exchange.asmx\"\n"),
+        &[],
+    );
+    assert_eq!(p[0].key, "exchange[0].autodiscover_email");
 }
 
 #[test]

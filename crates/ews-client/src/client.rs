@@ -58,6 +58,33 @@ pub struct ConnectionCheck {
     pub note: Option<String>,
 }
 
+/// `Exchange 2016 (15.1.2507.6, V2017_07_11)`: the product a `ServerVersionInfo` names.
+pub fn server_version_text(v: &ServerVersionInfo) -> String {
+    let product = match (v.major_version, v.minor_version) {
+        (Some(8), _) => "Exchange 2007",
+        (Some(14), _) => "Exchange 2010",
+        (Some(15), Some(0)) => "Exchange 2013",
+        (Some(15), Some(1)) => "Exchange 2016",
+        (Some(15), Some(2)) => "Exchange 2019 or SE",
+        (Some(15), Some(m)) if m >= 20 => "Exchange Online",
+        _ => "Exchange",
+    };
+    let num = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+    let mut s = format!(
+        "{product} ({}.{}.{}.{}",
+        num(v.major_version),
+        num(v.minor_version),
+        num(v.major_build_number),
+        num(v.minor_build_number)
+    );
+    if let Some(schema) = &v.version {
+        s.push_str(", ");
+        s.push_str(schema);
+    }
+    s.push(')');
+    s
+}
+
 /// Connection and throttling figures of a client (for tests and diagnostics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientStats {
@@ -157,6 +184,10 @@ impl EwsClient {
         }
     }
 
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
     /// Closes idle connections.
     pub fn close_idle(&self) {
         self.inner.transport.close_idle();
@@ -187,6 +218,40 @@ impl EwsClient {
             )
             .in_context(&self.inner.cfg.name, O::NAME, mailbox)
         })
+    }
+
+    /// [`EwsClient::call_with`], also returning the HTTP response headers (`Set-Cookie` of
+    /// `X-BackEndOverrideCookie` after a `Subscribe` with `X-PreferServerAffinity`).
+    pub async fn call_with_headers<O: Operation>(
+        &self,
+        mailbox: Option<&SmtpAddress>,
+        op: O,
+        opts: &CallOptions,
+    ) -> Result<(O::Response, HeaderMap), EwsError> {
+        let resp = self.call_body_with(O::NAME, mailbox, op.into(), opts).await?;
+        let name = resp.envelope.body.element_name();
+        let typed = O::Response::try_from(resp.envelope.body).map_err(|_| {
+            EwsError::new(
+                ErrorClass::Mailbox,
+                ErrorKind::Protocol,
+                format!("the server answered {} with {name}", O::NAME),
+            )
+            .in_context(&self.inner.cfg.name, O::NAME, mailbox)
+        })?;
+        Ok((typed, resp.headers))
+    }
+
+    /// The SOAP request of `body` for `mailbox` as [`EwsClient::call_body_with`] would send
+    /// it: the HTTP headers (without authentication) and the envelope.
+    pub(crate) fn prepare(
+        &self,
+        operation: &str,
+        mailbox: Option<&SmtpAddress>,
+        body: Body,
+        opts: &CallOptions,
+    ) -> (HeaderMap, Bytes) {
+        let envelope = Envelope::new(self.header(mailbox, opts), body);
+        (self.http_headers(operation, mailbox, opts), Bytes::from(envelope.to_xml_string()))
     }
 
     /// Sends any body element and returns the parsed response envelope (for tests and for
@@ -357,7 +422,7 @@ impl EwsClient {
 
     /// Turns an HTTP response into a SOAP document, or into an error (pausing the server
     /// when it signals throttling).
-    fn interpret(&self, resp: HttpResponse) -> Result<(u16, HeaderMap, Element), EwsError> {
+    pub(crate) fn interpret(&self, resp: HttpResponse) -> Result<(u16, HeaderMap, Element), EwsError> {
         let cfg = &self.inner.cfg;
         let status = resp.status;
         let code = status.as_u16();
@@ -584,6 +649,13 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_text_names_the_product() {
+        assert_eq!(server_version_text(&ServerVersionInfo::exchange2016()), "Exchange 2016 (15.1.2507.6, V2017_07_11)");
+        let online = ServerVersionInfo { major_version: Some(15), minor_version: Some(20), ..Default::default() };
+        assert_eq!(server_version_text(&online), "Exchange Online (15.20.?.?)");
+    }
 
     #[test]
     fn retry_after_forms() {

@@ -80,7 +80,7 @@ impl fmt::Display for ErrorClass {
 }
 
 /// What kind of failure it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The configuration is unusable (bad URL, unreadable CA file, …).
@@ -115,6 +115,10 @@ pub enum ErrorKind {
     Response,
     /// The response could not be read as the expected SOAP message.
     Protocol,
+    /// Autodiscover found no settings; the message lists every candidate and why it failed.
+    Autodiscover,
+    /// A streaming connection stopped delivering (no bytes within the heartbeat watchdog).
+    Watchdog,
 }
 
 #[derive(Debug)]

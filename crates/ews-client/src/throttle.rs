@@ -181,7 +181,7 @@ impl Throttle {
 
 /// A number in [0, 1) from the standard library's randomly keyed hasher (no RNG crate needed
 /// for jitter).
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());

@@ -3,14 +3,15 @@
 //! decoding (gzip, deflate).
 
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -30,9 +31,9 @@ pub(crate) struct HttpResponse {
 
 /// A failed exchange; `early` when nothing came back on a connection that may simply have
 /// been closed by the server while idle (then one retry on a new connection is safe).
-struct Failure {
-    err: EwsError,
-    early: bool,
+pub(crate) struct Failure {
+    pub err: EwsError,
+    pub early: bool,
 }
 
 impl From<EwsError> for Failure {
@@ -41,41 +42,61 @@ impl From<EwsError> for Failure {
     }
 }
 
-enum Auth {
-    Basic { header: SecretString },
-    Ntlm { username: String, password: SecretString },
-    Bearer(Box<TokenSource>),
+/// Where a request goes: the URL, its origin (to connect to) and the request target.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub url: Url,
+    pub origin: Origin,
+    /// Path and query.
+    pub path: String,
 }
 
-pub(crate) struct Transport {
-    url: Url,
-    origin: Origin,
-    path: String,
-    connector: Connector,
-    auth: Auth,
-    account: String,
-    method: &'static str,
-    pool: Mutex<Vec<Conn>>,
-    max_idle: usize,
-    timeouts: Timeouts,
-    max_bytes: usize,
-    opened: AtomicU64,
-    /// NTLM tokens under the `Negotiate` scheme (the server offered only that).
-    ntlm_as_negotiate: AtomicBool,
-    server: String,
-}
-
-impl Transport {
-    pub fn new(cfg: &ServerConfig) -> Result<Transport, EwsError> {
-        let tls = crate::tls::client_config(&cfg.ca_files)?;
-        let connector = Connector { tls, proxy: cfg.proxy.clone(), connect_timeout: cfg.timeouts.connect };
-        let origin = Origin::of(&cfg.ews_url)?;
-        let mut path = cfg.ews_url.path().to_string();
-        if let Some(q) = cfg.ews_url.query() {
+impl Target {
+    pub fn new(url: &Url) -> Result<Target, EwsError> {
+        let origin = Origin::of(url)?;
+        let mut path = url.path().to_string();
+        if let Some(q) = url.query() {
             path.push('?');
             path.push_str(q);
         }
-        let auth = match &cfg.auth {
+        Ok(Target { url: url.clone(), origin, path })
+    }
+}
+
+enum Auth {
+    /// No credentials (token endpoints, the unauthenticated Autodiscover redirect probe).
+    None,
+    Basic {
+        header: SecretString,
+    },
+    Ntlm {
+        username: String,
+        password: SecretString,
+    },
+    Bearer(Box<TokenSource>),
+}
+
+/// Authenticates requests of one account, on connections the caller owns: Basic and Bearer
+/// per request, NTLM per connection (the handshake runs on the connection it is given, and
+/// the connection remembers it). Shared by the request pool, Autodiscover (any URL, any
+/// origin) and the streaming connections.
+pub(crate) struct Signer {
+    auth: Auth,
+    account: String,
+    method: &'static str,
+    /// NTLM tokens under the `Negotiate` scheme (the server offered only that).
+    ntlm_as_negotiate: AtomicBool,
+    max_bytes: usize,
+}
+
+impl Signer {
+    pub fn new(
+        auth: &AuthConfig,
+        connector: &Connector,
+        timeouts: Timeouts,
+        max_bytes: usize,
+    ) -> Result<Signer, EwsError> {
+        let a = match auth {
             AuthConfig::Basic { username, password } => {
                 Auth::Basic { header: crate::auth::basic_header(username, password) }
             }
@@ -89,34 +110,33 @@ impl Transport {
                 })?;
                 Auth::Ntlm { username: username.clone(), password: password.clone() }
             }
-            AuthConfig::OAuth2(o) => Auth::Bearer(Box::new(TokenSource::new(
-                o.clone(),
-                connector.clone(),
-                cfg.timeouts.request,
-                cfg.max_response_bytes,
-            ))),
+            AuthConfig::OAuth2(o) => {
+                Auth::Bearer(Box::new(TokenSource::new(o.clone(), connector.clone(), timeouts.request, max_bytes)))
+            }
         };
-        Ok(Transport {
-            url: cfg.ews_url.clone(),
-            origin,
-            path,
-            connector,
-            auth,
-            account: cfg.auth.account().to_string(),
-            method: cfg.auth.method(),
-            pool: Mutex::new(Vec::new()),
-            max_idle: cfg.max_concurrency.max(1),
-            timeouts: cfg.timeouts,
-            max_bytes: cfg.max_response_bytes,
-            opened: AtomicU64::new(0),
+        Ok(Signer {
+            auth: a,
+            account: auth.account().to_string(),
+            method: auth.method(),
             ntlm_as_negotiate: AtomicBool::new(false),
-            server: cfg.name.clone(),
+            max_bytes,
         })
     }
 
-    /// Connections opened so far.
-    pub fn connections_opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
+    /// A signer that sends no credentials.
+    pub fn anonymous(max_bytes: usize) -> Signer {
+        Signer {
+            auth: Auth::None,
+            account: String::new(),
+            method: "none",
+            ntlm_as_negotiate: AtomicBool::new(false),
+            max_bytes,
+        }
+    }
+
+    /// Whether the connection must stay open across requests for the authentication to hold.
+    pub fn per_connection(&self) -> bool {
+        matches!(self.auth, Auth::Ntlm { .. })
     }
 
     /// OAuth2 tokens fetched so far (0 for other methods).
@@ -125,6 +145,230 @@ impl Transport {
             Auth::Bearer(ts) => ts.fetches(),
             _ => 0,
         }
+    }
+
+    /// Sends `method target` with `headers` and `body` on `c`, authenticated, and returns the
+    /// final response with its body unread (the caller reads it whole, or incrementally for a
+    /// streaming response). Intermediate 401s (NTLM challenge, a refused Bearer token) are
+    /// read and handled here. No timeout: the caller bounds the whole exchange.
+    pub async fn send(
+        &self,
+        c: &mut Conn,
+        target: &Target,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &Bytes,
+        connector: &Connector,
+    ) -> Result<Response<Incoming>, Failure> {
+        match &self.auth {
+            Auth::None => send_head(c, target, method, headers.clone(), body.clone()).await,
+            Auth::Basic { header } => {
+                let mut h = headers.clone();
+                h.insert(header::AUTHORIZATION, secret_header(header)?);
+                let resp = send_head(c, target, method, h, body.clone()).await?;
+                if resp.status() == StatusCode::UNAUTHORIZED {
+                    drain(resp, self.max_bytes).await;
+                    return Err(self
+                        .unauthorized(
+                            target,
+                            "check the user name and password, and that Basic authentication is enabled on the virtual directory",
+                        )
+                        .into());
+                }
+                Ok(resp)
+            }
+            Auth::Bearer(tokens) => {
+                let mut refused_once = false;
+                loop {
+                    let (token, generation) = tokens.token().await?;
+                    let mut h = headers.clone();
+                    h.insert(
+                        header::AUTHORIZATION,
+                        secret_header(&SecretString::from(format!("Bearer {}", token.expose_secret())))?,
+                    );
+                    let resp = send_head(c, target, method, h, body.clone()).await?;
+                    if resp.status() != StatusCode::UNAUTHORIZED {
+                        return Ok(resp);
+                    }
+                    let close = connection_close(resp.headers());
+                    drain(resp, self.max_bytes).await;
+                    tokens.invalidate(generation);
+                    if refused_once {
+                        return Err(self.unauthorized(target, "the token was refused: check the application's EWS permission (full_access_as_app) and the scope").into());
+                    }
+                    refused_once = true;
+                    if close || c.sender.is_closed() {
+                        *c = connector.connect(&target.origin).await?;
+                    }
+                }
+            }
+            Auth::Ntlm { username, password } => {
+                if c.authenticated {
+                    let resp = send_head(c, target, method, headers.clone(), body.clone()).await?;
+                    if resp.status() != StatusCode::UNAUTHORIZED {
+                        return Ok(resp);
+                    }
+                    // The server forgot this connection's authentication: authenticate once more.
+                    tracing::debug!(conn = c.id, "401 on an NTLM-authenticated connection; authenticating again");
+                    let close = connection_close(resp.headers());
+                    drain(resp, self.max_bytes).await;
+                    c.authenticated = false;
+                    if close || c.sender.is_closed() {
+                        *c = connector.connect(&target.origin).await?;
+                    }
+                }
+                self.ntlm_handshake(c, target, method, username, password, headers, body, connector).await
+            }
+        }
+    }
+
+    /// The NTLM handshake on `c`: the negotiate message with an empty body, then the
+    /// authenticate message with the real request, whose response is returned.
+    #[allow(clippy::too_many_arguments)]
+    async fn ntlm_handshake(
+        &self,
+        c: &mut Conn,
+        target: &Target,
+        method: &Method,
+        username: &str,
+        password: &SecretString,
+        headers: &HeaderMap,
+        body: &Bytes,
+        connector: &Connector,
+    ) -> Result<Response<Incoming>, Failure> {
+        let first = if self.ntlm_as_negotiate.load(Ordering::Relaxed) { "Negotiate" } else { "NTLM" };
+        let second = if first == "NTLM" { "Negotiate" } else { "NTLM" };
+        let mut scheme = first;
+        loop {
+            let config_err = |m: String| EwsError::new(ErrorClass::Fatal, ErrorKind::Config, m);
+            let mut hs = NtlmHandshake::new(
+                username,
+                password,
+                format!("HTTP/{}", target.origin.host),
+                c.channel_binding.as_deref(),
+            )
+            .map_err(config_err)?;
+            let t1 = hs.negotiate().map_err(config_err)?;
+            let mut h1 = headers.clone();
+            h1.insert(header::AUTHORIZATION, auth_value(scheme, &t1)?);
+            let r1 = send_head(c, target, method, h1, Bytes::new()).await?;
+            if r1.status() != StatusCode::UNAUTHORIZED {
+                // No authentication asked for: the connection is usable as it is.
+                drain(r1, self.max_bytes).await;
+                c.authenticated = true;
+                return send_head(c, target, method, headers.clone(), body.clone()).await;
+            }
+            let r1_headers = r1.headers().clone();
+            drain(r1, self.max_bytes).await;
+            let challenge = match crate::auth::challenge(&r1_headers, scheme) {
+                Some(Some(ch)) => ch,
+                _ => {
+                    if scheme == first && crate::auth::challenge(&r1_headers, second).is_some() {
+                        scheme = second;
+                        if c.sender.is_closed() || connection_close(&r1_headers) {
+                            *c = connector.connect(&target.origin).await?;
+                        }
+                        continue;
+                    }
+                    let offered = crate::auth::offered_schemes(&r1_headers);
+                    return Err(self
+                        .unauthorized(target, &format!("the server did not answer the NTLM negotiation (it offers: {offered}); enable Windows authentication (NTLM/Negotiate) on the virtual directory or use auth = \"basic\""))
+                        .into());
+                }
+            };
+            if connection_close(&r1_headers) {
+                return Err(EwsError::new(
+                    ErrorClass::Fatal,
+                    ErrorKind::Unauthorized,
+                    format!(
+                        "NTLM for {} at {}: the server closed the connection after its challenge; NTLM needs kept-alive connections end to end (check load balancers and proxies)",
+                        self.account, target.url
+                    ),
+                )
+                .with_status(401)
+                .into());
+            }
+            let t3 = hs.authenticate(&challenge).map_err(config_err)?;
+            let mut h3 = headers.clone();
+            h3.insert(header::AUTHORIZATION, auth_value(scheme, &t3)?);
+            let r3 = send_head(c, target, method, h3, body.clone()).await?;
+            if r3.status() == StatusCode::UNAUTHORIZED {
+                drain(r3, self.max_bytes).await;
+                let hint = if c.channel_binding.is_some() {
+                    "check the user name (DOMAIN\\user or user@domain) and the password (channel binding was sent for Extended Protection)"
+                } else {
+                    "check the user name (DOMAIN\\user or user@domain) and the password"
+                };
+                return Err(self.unauthorized(target, hint).into());
+            }
+            self.ntlm_as_negotiate.store(scheme == "Negotiate", Ordering::Relaxed);
+            c.authenticated = true;
+            tracing::debug!(conn = c.id, scheme, "NTLM handshake done");
+            return Ok(r3);
+        }
+    }
+
+    fn unauthorized(&self, target: &Target, hint: &str) -> EwsError {
+        EwsError::new(
+            ErrorClass::Fatal,
+            ErrorKind::Unauthorized,
+            format!("401 Unauthorized for {} using {} at {}: {hint}", self.account, self.method, target.url),
+        )
+        .with_status(401)
+    }
+}
+
+pub(crate) struct Transport {
+    target: Target,
+    connector: Connector,
+    signer: Arc<Signer>,
+    pool: Mutex<Vec<Conn>>,
+    max_idle: usize,
+    timeouts: Timeouts,
+    max_bytes: usize,
+    opened: AtomicU64,
+    server: String,
+}
+
+impl Transport {
+    pub fn new(cfg: &ServerConfig) -> Result<Transport, EwsError> {
+        let tls = crate::tls::client_config(&cfg.ca_files)?;
+        let connector = Connector { tls, proxy: cfg.proxy.clone(), connect_timeout: cfg.timeouts.connect };
+        let target = Target::new(&cfg.ews_url)?;
+        let signer = Arc::new(Signer::new(&cfg.auth, &connector, cfg.timeouts, cfg.max_response_bytes)?);
+        Ok(Transport {
+            target,
+            connector,
+            signer,
+            pool: Mutex::new(Vec::new()),
+            max_idle: cfg.max_concurrency.max(1),
+            timeouts: cfg.timeouts,
+            max_bytes: cfg.max_response_bytes,
+            opened: AtomicU64::new(0),
+            server: cfg.name.clone(),
+        })
+    }
+
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.signer
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Connections opened so far (pooled and dedicated ones).
+    pub fn connections_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// OAuth2 tokens fetched so far (0 for other methods).
+    pub fn tokens_fetched(&self) -> u64 {
+        self.signer.tokens_fetched()
     }
 
     /// Closes the idle connections (they are opened again when needed).
@@ -143,12 +387,7 @@ impl Transport {
     }
 
     fn checkin(&self, mut conn: Conn, resp: &HttpResponse) {
-        let close = resp
-            .headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("close")));
-        if close || conn.sender.is_closed() {
+        if connection_close(&resp.headers) || conn.sender.is_closed() {
             return;
         }
         conn.last_used = Instant::now();
@@ -159,8 +398,9 @@ impl Transport {
         }
     }
 
-    async fn open(&self) -> Result<Conn, EwsError> {
-        let c = self.connector.connect(&self.origin).await?;
+    /// Opens a new connection to the EWS origin (not pooled: the caller owns it).
+    pub async fn open(&self) -> Result<Conn, EwsError> {
+        let c = self.connector.connect(&self.target.origin).await?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("ews_connections_opened_total", "server" => self.server.clone()).increment(1);
         Ok(c)
@@ -177,7 +417,24 @@ impl Transport {
                 Some(c) => c,
                 None => self.open().await?,
             };
-            match self.send_authenticated(&mut c, headers, &body).await {
+            let work = async {
+                let resp =
+                    self.signer.send(&mut c, &self.target, &Method::POST, headers, &body, &self.connector).await?;
+                read_whole(resp, self.max_bytes, &self.target.url).await
+            };
+            let res = match tokio::time::timeout(self.timeouts.request, work).await {
+                Ok(r) => r,
+                // The connection is in an unknown state: it is dropped below.
+                Err(_) => Err(Failure {
+                    err: EwsError::new(
+                        ErrorClass::Transient,
+                        ErrorKind::Timeout,
+                        format!("no complete response from {} within {:?}", self.target.url, self.timeouts.request),
+                    ),
+                    early: false,
+                }),
+            };
+            match res {
                 Ok(resp) => {
                     self.checkin(c, &resp);
                     return Ok(resp);
@@ -190,162 +447,9 @@ impl Transport {
             }
         }
     }
-
-    async fn send_authenticated(
-        &self,
-        c: &mut Conn,
-        headers: &HeaderMap,
-        body: &Bytes,
-    ) -> Result<HttpResponse, Failure> {
-        match &self.auth {
-            Auth::Basic { header } => {
-                let mut h = headers.clone();
-                h.insert(header::AUTHORIZATION, secret_header(header)?);
-                let resp = self.exchange(c, h, body.clone()).await?;
-                if resp.status == StatusCode::UNAUTHORIZED {
-                    return Err(self.unauthorized(&resp, "check the user name and password, and that Basic authentication is enabled on the EWS virtual directory").into());
-                }
-                Ok(resp)
-            }
-            Auth::Bearer(tokens) => {
-                let mut refused_once = false;
-                loop {
-                    let (token, generation) = tokens.token().await?;
-                    let mut h = headers.clone();
-                    h.insert(
-                        header::AUTHORIZATION,
-                        secret_header(&SecretString::from(format!("Bearer {}", token.expose_secret())))?,
-                    );
-                    let resp = self.exchange(c, h, body.clone()).await?;
-                    if resp.status != StatusCode::UNAUTHORIZED {
-                        return Ok(resp);
-                    }
-                    tokens.invalidate(generation);
-                    if refused_once {
-                        return Err(self.unauthorized(&resp, "the token was refused: check the application's EWS permission (full_access_as_app) and the scope").into());
-                    }
-                    refused_once = true;
-                }
-            }
-            Auth::Ntlm { username, password } => {
-                if c.authenticated {
-                    let resp = self.exchange(c, headers.clone(), body.clone()).await?;
-                    if resp.status != StatusCode::UNAUTHORIZED {
-                        return Ok(resp);
-                    }
-                    // The server forgot this connection's authentication: authenticate once more.
-                    tracing::debug!(conn = c.id, "401 on an NTLM-authenticated connection; authenticating again");
-                    c.authenticated = false;
-                    if c.sender.is_closed() {
-                        *c = self.open().await?;
-                    }
-                }
-                self.ntlm_handshake(c, username, password, headers, body).await
-            }
-        }
-    }
-
-    /// The NTLM handshake on `c`: the negotiate message with an empty body, then the
-    /// authenticate message with the real request, whose response is returned.
-    async fn ntlm_handshake(
-        &self,
-        c: &mut Conn,
-        username: &str,
-        password: &SecretString,
-        headers: &HeaderMap,
-        body: &Bytes,
-    ) -> Result<HttpResponse, Failure> {
-        let first = if self.ntlm_as_negotiate.load(Ordering::Relaxed) { "Negotiate" } else { "NTLM" };
-        let second = if first == "NTLM" { "Negotiate" } else { "NTLM" };
-        let mut scheme = first;
-        loop {
-            let config_err = |m: String| EwsError::new(ErrorClass::Fatal, ErrorKind::Config, m);
-            let mut hs = NtlmHandshake::new(
-                username,
-                password,
-                format!("HTTP/{}", self.origin.host),
-                c.channel_binding.as_deref(),
-            )
-            .map_err(config_err)?;
-            let t1 = hs.negotiate().map_err(config_err)?;
-            let mut h1 = headers.clone();
-            h1.insert(header::AUTHORIZATION, auth_value(scheme, &t1)?);
-            let r1 = self.exchange(c, h1, Bytes::new()).await?;
-            if r1.status != StatusCode::UNAUTHORIZED {
-                // No authentication asked for: the connection is usable as it is.
-                c.authenticated = true;
-                return self.exchange(c, headers.clone(), body.clone()).await;
-            }
-            let challenge = match crate::auth::challenge(&r1.headers, scheme) {
-                Some(Some(ch)) => ch,
-                _ => {
-                    if scheme == first && crate::auth::challenge(&r1.headers, second).is_some() {
-                        scheme = second;
-                        if c.sender.is_closed() || connection_close(&r1.headers) {
-                            *c = self.open().await?;
-                        }
-                        continue;
-                    }
-                    let offered = crate::auth::offered_schemes(&r1.headers);
-                    return Err(self
-                        .unauthorized(&r1, &format!("the server did not answer the NTLM negotiation (it offers: {offered}); enable Windows authentication (NTLM/Negotiate) on the EWS virtual directory or use auth = \"basic\""))
-                        .into());
-                }
-            };
-            if connection_close(&r1.headers) {
-                return Err(EwsError::new(
-                    ErrorClass::Fatal,
-                    ErrorKind::Unauthorized,
-                    format!(
-                        "NTLM for {} at {}: the server closed the connection after its challenge; NTLM needs kept-alive connections end to end (check load balancers and proxies)",
-                        self.account, self.url
-                    ),
-                )
-                .into());
-            }
-            let t3 = hs.authenticate(&challenge).map_err(config_err)?;
-            let mut h3 = headers.clone();
-            h3.insert(header::AUTHORIZATION, auth_value(scheme, &t3)?);
-            let r3 = self.exchange(c, h3, body.clone()).await?;
-            if r3.status == StatusCode::UNAUTHORIZED {
-                let hint = if c.channel_binding.is_some() {
-                    "check the user name (DOMAIN\\user or user@domain) and the password (channel binding was sent for Extended Protection)"
-                } else {
-                    "check the user name (DOMAIN\\user or user@domain) and the password"
-                };
-                return Err(self.unauthorized(&r3, hint).into());
-            }
-            self.ntlm_as_negotiate.store(scheme == "Negotiate", Ordering::Relaxed);
-            c.authenticated = true;
-            tracing::debug!(conn = c.id, scheme, "NTLM handshake done");
-            return Ok(r3);
-        }
-    }
-
-    fn unauthorized(&self, resp: &HttpResponse, hint: &str) -> EwsError {
-        EwsError::new(
-            ErrorClass::Fatal,
-            ErrorKind::Unauthorized,
-            format!("401 Unauthorized for {} using {} at {}: {hint}", self.account, self.method, self.url),
-        )
-        .with_status(resp.status.as_u16())
-    }
-
-    /// One request/response on `c`, within the request timeout.
-    async fn exchange(&self, c: &mut Conn, mut headers: HeaderMap, body: Bytes) -> Result<HttpResponse, Failure> {
-        headers.insert(header::HOST, header_value(&self.origin.host_header())?);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(&self.path)
-            .body(Full::new(body))
-            .map_err(|e| EwsError::new(ErrorClass::Fatal, ErrorKind::Config, format!("request: {e}")))?;
-        *req.headers_mut() = headers;
-        exchange_on(c, req, self.timeouts.request, self.max_bytes, &self.url).await
-    }
 }
 
-fn connection_close(headers: &HeaderMap) -> bool {
+pub(crate) fn connection_close(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::CONNECTION)
         .iter()
@@ -375,80 +479,80 @@ fn auth_value(scheme: &str, token: &[u8]) -> Result<HeaderValue, EwsError> {
     Ok(v)
 }
 
-async fn exchange_on(
+/// Sends one request on `c` and waits for the response head.
+async fn send_head(
     c: &mut Conn,
-    req: Request<Full<Bytes>>,
-    timeout: Duration,
-    max_bytes: usize,
-    url: &Url,
-) -> Result<HttpResponse, Failure> {
-    let work = async {
-        if let Err(e) = c.sender.ready().await {
-            return Err(Failure {
-                err: EwsError::new(
-                    ErrorClass::Transient,
-                    ErrorKind::ConnectionLost,
-                    format!("connection to {url}: {e}"),
-                ),
-                early: true,
-            });
-        }
-        let resp = c.sender.send_request(req).await.map_err(|e| {
-            let early = e.is_canceled() || e.is_incomplete_message() || e.is_closed();
-            Failure {
-                err: EwsError::new(
-                    ErrorClass::Transient,
-                    ErrorKind::ConnectionLost,
-                    format!("connection to {url} lost: {}", error_chain(&e)),
-                ),
-                early,
-            }
-        })?;
-        let (parts, body) = resp.into_parts();
-        let collected = Limited::new(body, max_bytes).collect().await.map_err(|e| {
-            let too_big = e.is::<http_body_util::LengthLimitError>();
-            Failure {
-                err: if too_big {
-                    EwsError::new(
-                        ErrorClass::Mailbox,
-                        ErrorKind::Protocol,
-                        format!("response from {url} larger than max_response_bytes ({max_bytes})"),
-                    )
-                } else {
-                    EwsError::new(
-                        ErrorClass::Transient,
-                        ErrorKind::ConnectionLost,
-                        format!("connection to {url} lost while reading the response: {e}"),
-                    )
-                },
-                early: false,
-            }
-        })?;
-        let body = decode_body(&parts.headers, collected.to_bytes(), max_bytes).map_err(|m| Failure {
-            err: EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("response from {url}: {m}"))
-                .with_status(parts.status.as_u16()),
-            early: false,
-        })?;
-        Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => {
-            // The connection is in an unknown state: close it.
-            c.authenticated = false;
-            Err(Failure {
-                err: EwsError::new(
-                    ErrorClass::Transient,
-                    ErrorKind::Timeout,
-                    format!("no complete response from {url} within {timeout:?}"),
-                ),
-                early: false,
-            })
-        }
+    target: &Target,
+    method: &Method,
+    mut headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response<Incoming>, Failure> {
+    headers.insert(header::HOST, header_value(&target.origin.host_header())?);
+    if !body.is_empty() || *method == Method::POST {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(&target.path)
+        .body(Full::new(body))
+        .map_err(|e| EwsError::new(ErrorClass::Fatal, ErrorKind::Config, format!("request: {e}")))?;
+    *req.headers_mut() = headers;
+    let url = &target.url;
+    if let Err(e) = c.sender.ready().await {
+        return Err(Failure {
+            err: EwsError::new(ErrorClass::Transient, ErrorKind::ConnectionLost, format!("connection to {url}: {e}")),
+            early: true,
+        });
+    }
+    c.sender.send_request(req).await.map_err(|e| {
+        let early = e.is_canceled() || e.is_incomplete_message() || e.is_closed();
+        Failure {
+            err: EwsError::new(
+                ErrorClass::Transient,
+                ErrorKind::ConnectionLost,
+                format!("connection to {url} lost: {}", error_chain(&e)),
+            ),
+            early,
+        }
+    })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// Reads (and drops) a response body so that the connection can carry the next request.
+async fn drain(resp: Response<Incoming>, max_bytes: usize) {
+    let _ = Limited::new(resp.into_body(), max_bytes).collect().await;
+}
+
+/// Reads a whole response body and undoes its content encoding.
+pub(crate) async fn read_whole(resp: Response<Incoming>, max_bytes: usize, url: &Url) -> Result<HttpResponse, Failure> {
+    let (parts, body) = resp.into_parts();
+    let collected = Limited::new(body, max_bytes).collect().await.map_err(|e| {
+        let too_big = e.is::<http_body_util::LengthLimitError>();
+        Failure {
+            err: if too_big {
+                EwsError::new(
+                    ErrorClass::Mailbox,
+                    ErrorKind::Protocol,
+                    format!("response from {url} larger than max_response_bytes ({max_bytes})"),
+                )
+            } else {
+                EwsError::new(
+                    ErrorClass::Transient,
+                    ErrorKind::ConnectionLost,
+                    format!("connection to {url} lost while reading the response: {e}"),
+                )
+            },
+            early: false,
+        }
+    })?;
+    let body = decode_body(&parts.headers, collected.to_bytes(), max_bytes).map_err(|m| Failure {
+        err: EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("response from {url}: {m}"))
+            .with_status(parts.status.as_u16()),
+        early: false,
+    })?;
+    Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {
@@ -487,9 +591,13 @@ pub(crate) fn decode_body(headers: &HeaderMap, body: Bytes, max_bytes: usize) ->
 }
 
 /// One request on a new connection to `url`'s origin (OAuth2 token endpoint, Autodiscover),
-/// through the same proxy and TLS settings; the connection is closed afterwards.
+/// through the same proxy and TLS settings, authenticated by `signer` (NTLM included: the
+/// handshake runs on that connection); the connection is closed afterwards. Redirects are
+/// not followed. The whole exchange is bounded by `timeout`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn request_once(
     connector: &Connector,
+    signer: &Signer,
     url: &Url,
     method: Method,
     mut headers: HeaderMap,
@@ -497,24 +605,24 @@ pub(crate) async fn request_once(
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<HttpResponse, EwsError> {
-    let origin = Origin::of(url)?;
-    let mut c = connector.connect(&origin).await?;
-    let mut path = url.path().to_string();
-    if let Some(q) = url.query() {
-        path.push('?');
-        path.push_str(q);
+    let target = Target::new(url)?;
+    let work = async {
+        let mut c = connector.connect(&target.origin).await?;
+        if !signer.per_connection() {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        headers.entry(header::ACCEPT_ENCODING).or_insert(HeaderValue::from_static("gzip"));
+        let resp = signer.send(&mut c, &target, &method, &headers, &body, connector).await.map_err(|f| f.err)?;
+        read_whole(resp, max_bytes, url).await.map_err(|f| f.err)
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Timeout,
+            format!("no complete response from {url} within {timeout:?}"),
+        )),
     }
-    headers.insert(header::HOST, header_value(&origin.host_header())?);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .body(Full::new(body))
-        .map_err(|e| EwsError::new(ErrorClass::Fatal, ErrorKind::Config, format!("request: {e}")))?;
-    *req.headers_mut() = headers;
-    exchange_on(&mut c, req, timeout, max_bytes, url).await.map_err(|f| f.err)
 }
 
 #[cfg(test)]

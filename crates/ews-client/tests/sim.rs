@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::simctl::{fault, stats};
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,6 @@ use ews_client::{AuthConfig, ErrorClass, ErrorKind, EwsClient, OAuth2Config, Pro
 use exbridge_sim::config::{SimConfig, TlsFiles};
 use exbridge_sim::server::RunningSim;
 use secrecy::SecretString;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -41,38 +42,6 @@ fn config(sim: &RunningSim, auth: AuthConfig) -> ServerConfig {
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s)
-}
-
-/// A control API request over plain HTTP; returns the status and body.
-async fn control(sim: &RunningSim, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
-    let mut tcp = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
-    let body = json.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        sim.addr(),
-        body.len()
-    );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tcp.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-async fn stats(sim: &RunningSim) -> serde_json::Value {
-    let (status, body) = control(sim, "GET", "/sim/stats", None).await;
-    assert_eq!(status, 200, "{body}");
-    // The body may be chunked; take the JSON object inside.
-    let start = body.find('{').unwrap();
-    let end = body.rfind('}').unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
-
-async fn fault(sim: &RunningSim, json: &str) {
-    let (status, body) = control(sim, "POST", "/sim/faults", Some(json)).await;
-    assert!((200..300).contains(&status), "fault {json}: {status} {body}");
 }
 
 #[tokio::test]

@@ -1052,3 +1052,16 @@ mod sync_model {
         }
     }
 }
+
+#[test]
+fn items_go_only_into_folders_of_their_kind() {
+    let store = store_with(1);
+    let mb = store.mailbox("user1@contoso.test").unwrap();
+    let err = store
+        .create_item(&mb, FolderKind::Tasks, &appointment("A", "2026-03-16T09:00:00Z", "2026-03-16T10:00:00Z"))
+        .unwrap_err();
+    assert_eq!(err.response_code(), ews_proto::ResponseCode::ErrorCannotCreateCalendarItemInNonCalendarFolder);
+    let task = Item::Task(ews_proto::items::Task::default());
+    let err = store.create_item(&mb, FolderKind::Calendar, &task).unwrap_err();
+    assert_eq!(err.response_code(), ews_proto::ResponseCode::ErrorCannotCreateTaskInNonTaskFolder);
+}

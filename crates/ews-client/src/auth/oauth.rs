@@ -106,15 +106,17 @@ impl TokenSource {
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
         headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
-        let resp = crate::transport::request_once(
+        // Boxed: `request_once` goes through a `Signer`, whose Bearer branch calls back here.
+        let resp = Box::pin(crate::transport::request_once(
             &self.connector,
+            &crate::transport::Signer::anonymous(self.max_bytes),
             &self.cfg.token_url,
             http::Method::POST,
             headers,
             body,
             self.timeout,
             self.max_bytes,
-        )
+        ))
         .await
         .map_err(|e| {
             let msg = format!("OAuth2 token endpoint {}: {}", self.cfg.token_url, e.message());

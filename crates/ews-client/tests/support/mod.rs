@@ -24,6 +24,9 @@ use sspi::{
 };
 use tokio::net::TcpListener;
 
+pub mod notify;
+pub mod simctl;
+
 pub const NS: &str = r#"xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types""#;
 
 /// The request most tests send: GetFolder of the root folder, IdOnly.

@@ -12,10 +12,9 @@ use crate::values::{Date, DateTime};
 use crate::xml::{Element, FromXml, Name, Ns, ToXml, Writer, XmlText, t};
 use crate::xml_enum;
 
-xml_enum! {
-    /// `t:DayOfWeekType`, including the grouped values EWS allows in relative patterns.
-    pub enum DayOfWeek { Sunday, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Day, Weekday, WeekendDay }
-}
+/// `t:DayOfWeekType`, including the grouped values EWS allows in relative patterns (the same
+/// type time zone transitions use).
+pub use crate::tz::DayOfWeek;
 
 xml_enum! {
     /// `t:DayOfWeekIndexType`.

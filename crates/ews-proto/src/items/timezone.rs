@@ -19,17 +19,15 @@ use crate::tz::{
 use crate::values::{DateTime, Duration, Time};
 use crate::xml::{Element, FromXml, Name, Ns, ToXml, Writer, XmlText, t};
 
-/// `t:DayOfWeekType` text for the time zone types (which use [`crate::tz::DayOfWeek`]).
-struct TzDay(DayOfWeek);
-
-impl XmlText for TzDay {
+/// `t:DayOfWeekType`: one type for recurrence patterns, time zone transitions and availability.
+impl XmlText for DayOfWeek {
     fn from_text(s: &str) -> std::result::Result<Self, String> {
-        s.parse().map(TzDay).map_err(|_| {
+        s.parse().map_err(|_| {
             "one of Sunday, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Day, Weekday, WeekendDay".into()
         })
     }
     fn to_text(&self) -> Cow<'_, str> {
-        Cow::Borrowed(self.0.as_str())
+        Cow::Borrowed(self.as_str())
     }
 }
 
@@ -101,7 +99,7 @@ fn read_transition(el: &Element) -> Option<Result<Transition>> {
                 to: to()?,
                 time_offset: offset()?,
                 month: el.get_text_req(t("Month"))?,
-                day_of_week: el.get_text_req::<TzDay>(t("DayOfWeek"))?.0,
+                day_of_week: el.get_text_req::<DayOfWeek>(t("DayOfWeek"))?,
                 occurrence: el.get_text_req(t("Occurrence"))?,
             })
         })(),
@@ -139,7 +137,7 @@ fn write_transition(w: &mut Writer, tr: &Transition) {
                 .child(t("To"), to)
                 .leaf_val(t("TimeOffset"), &Duration(*time_offset))
                 .leaf_val(t("Month"), month)
-                .leaf_val(t("DayOfWeek"), &TzDay(*day_of_week))
+                .leaf_val(t("DayOfWeek"), day_of_week)
                 .leaf_val(t("Occurrence"), occurrence)
                 .end();
         }
@@ -239,7 +237,7 @@ impl FromXml for SerializableTimeZoneTime {
             time: el.get_text_req::<Time>(t("Time"))?.0,
             day_order: el.get_text_req(t("DayOrder"))?,
             month: el.get_text_req(t("Month"))?,
-            day_of_week: el.get_text::<TzDay>(t("DayOfWeek"))?.map(|d| d.0),
+            day_of_week: el.get_text::<DayOfWeek>(t("DayOfWeek"))?,
             year: el.get_text(t("Year"))?,
         })
     }
@@ -254,7 +252,7 @@ impl ToXml for SerializableTimeZoneTime {
             .leaf_val(t("Time"), &Time(self.time))
             .leaf_val(t("DayOrder"), &self.day_order)
             .leaf_val(t("Month"), &self.month)
-            .leaf_opt(t("DayOfWeek"), &self.day_of_week.map(TzDay))
+            .leaf_opt(t("DayOfWeek"), &self.day_of_week)
             .leaf_opt(t("Year"), &self.year)
             .end();
     }

@@ -157,8 +157,22 @@ pub enum DayOfWeek {
 }
 
 impl DayOfWeek {
+    /// Every value, in schema order.
+    pub const ALL: &'static [DayOfWeek] = &[
+        DayOfWeek::Sunday,
+        DayOfWeek::Monday,
+        DayOfWeek::Tuesday,
+        DayOfWeek::Wednesday,
+        DayOfWeek::Thursday,
+        DayOfWeek::Friday,
+        DayOfWeek::Saturday,
+        DayOfWeek::Day,
+        DayOfWeek::Weekday,
+        DayOfWeek::WeekendDay,
+    ];
+
     /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             DayOfWeek::Sunday => "Sunday",
             DayOfWeek::Monday => "Monday",

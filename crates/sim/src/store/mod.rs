@@ -702,8 +702,8 @@ impl Store {
     /// `Created` event. Returns the item as stored.
     pub fn create_item(&self, mailbox: &Mailbox, folder: FolderKind, item: &Item) -> Result<Item, StoreError> {
         match (item, folder) {
-            (Item::Calendar(_), FolderKind::Tasks) => return Err(StoreError::NotATasksFolder),
-            (Item::Task(_), FolderKind::Calendar) => return Err(StoreError::NotACalendarFolder),
+            (Item::Calendar(_), FolderKind::Tasks) => return Err(StoreError::NotACalendarFolder),
+            (Item::Task(_), FolderKind::Calendar) => return Err(StoreError::NotATasksFolder),
             _ => {}
         }
         let data = self.convert_new(mailbox, item, None, Timestamp::now())?;
