@@ -10,7 +10,7 @@ use ews_proto::autodiscover::{
     AutodiscoverErrorCode, AutodiscoverResult, PoxAutodiscoverRequest, PoxAutodiscoverResponse, Redirect, settings,
     soap_request,
 };
-use ews_proto::items::{BodyType, CalendarItemType, Item, ItemFields, Task};
+use ews_proto::items::{BodyType, CalendarItem, CalendarItemType, Item, ItemFields, Task};
 use ews_proto::ops::*;
 use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape, PropertyPath};
 use ews_proto::soap::{Body, Envelope};
@@ -524,6 +524,44 @@ async fn get_item_batches_occurrences_shapes_and_errors() {
     let Item::Calendar(c) = &r.messages[0].items[0] else { panic!() };
     assert_eq!(c.item.subject.as_deref(), Some("Weekly sync"));
     assert!(c.uid.is_some() && c.start.is_none() && c.item.body.is_none() && c.recurrence.is_none());
+
+    // Extended properties: not in AllProperties, only when asked for.
+    let field = ews_proto::shape::ExtendedFieldUri::public_string("exbridge-id");
+    let with_ext = CalendarItem {
+        item: ItemFields {
+            subject: Some("tagged".into()),
+            extended_properties: vec![ews_proto::items::ExtendedProperty {
+                field: field.clone(),
+                value: ews_proto::items::ExtendedValue::Single("app-7".into()),
+            }],
+            ..ItemFields::default()
+        },
+        start: Some(DateTime::utc(ts("2026-03-19T09:00:00Z"))),
+        end: Some(DateTime::utc(ts("2026-03-19T10:00:00Z"))),
+        ..CalendarItem::default()
+    };
+    let tagged = store.create_item(&mb, FolderKind::Calendar, &Item::Calendar(with_ext)).unwrap();
+    let tagged_id = match &tagged {
+        Item::Calendar(c) => c.item.item_id.clone().unwrap(),
+        _ => unreachable!(),
+    };
+    let r = body!(
+        sim.ok(
+            "GetItem AllProperties ext",
+            &u,
+            GetItem::new([tagged_id.clone()], ItemShape::new(BaseShape::AllProperties))
+        )
+        .await,
+        GetItemResponse
+    );
+    let Item::Calendar(c) = &r.messages[0].items[0] else { panic!() };
+    assert!(c.item.extended_properties.is_empty());
+    let mut shape = ItemShape::id_only();
+    shape.additional_properties = Some(vec![PropertyPath::Extended(field)]);
+    let r = body!(sim.ok("GetItem ext requested", &u, GetItem::new([tagged_id], shape)).await, GetItemResponse);
+    let Item::Calendar(c) = &r.messages[0].items[0] else { panic!() };
+    assert_eq!(c.item.extended_properties.len(), 1);
+    assert_eq!(c.item.extended_properties[0].value, ews_proto::items::ExtendedValue::Single("app-7".into()));
 
     // Another mailbox's item: access denied for the impersonated user.
     let (_, env) =

@@ -244,7 +244,13 @@ fn fields_of_mut(item: &mut Item) -> &mut ItemFields {
 /// Applies `shape` to a fully rendered item.
 pub fn project_item(full: &Item, shape: &ItemShape, usage: ShapeUse) -> Item {
     let mut out = match shape.base_shape {
-        BaseShape::AllProperties => full.clone(),
+        // "AllProperties does not return all properties": extended properties only when
+        // asked for in AdditionalProperties.
+        BaseShape::AllProperties => {
+            let mut out = full.clone();
+            fields_of_mut(&mut out).extended_properties.clear();
+            out
+        }
         base => {
             let mut out = match full {
                 Item::Calendar(_) => Item::Calendar(CalendarItem::default()),
