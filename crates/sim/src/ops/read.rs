@@ -1228,9 +1228,6 @@ pub fn get_user_availability(
                     continue;
                 };
                 let busy = c.legacy_free_busy_status.unwrap_or(LegacyFreeBusy::Busy);
-                if busy == LegacyFreeBusy::Free && !detailed {
-                    // Exchange leaves free items out of the FreeBusy view.
-                }
                 let digit = free_busy_digit(busy);
                 let first = ((s.as_second() - start.as_second()).max(0) / 60) / interval;
                 let last = ((e.as_second() - start.as_second()) / 60 + interval - 1) / interval;
