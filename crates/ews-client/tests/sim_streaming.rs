@@ -1,10 +1,6 @@
 //! Autodiscover and the streaming manager against the simulator's own operations (its store,
 //! its Subscribe / GetStreamingEvents, its Autodiscover with GroupingInformation and
 //! redirects), with changes made through the control API as a user would make them.
-//!
-//! These need the simulator's notification and Autodiscover operations, which are being
-//! written on branch `simread` (on this branch they still answer "not implemented"): they are
-//! `#[ignore]`d until it is merged. Run them with `cargo nextest run --run-ignored all`.
 
 mod support;
 
@@ -112,7 +108,6 @@ fn changed(e: &StreamEvent, mailbox: &SmtpAddress, item: &str) -> bool {
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's notification and Autodiscover operations (branch simread)"]
 async fn a_change_made_through_the_control_api_arrives() {
     bounded(async {
         let sim = sim(5, 3).await;
@@ -144,7 +139,6 @@ async fn a_change_made_through_the_control_api_arrives() {
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's notification and Autodiscover operations (branch simread)"]
 async fn drop_streams_then_expire_subscriptions_give_gaps_and_events_flow_again() {
     bounded(async {
         let sim = sim(5, 1).await;
@@ -175,7 +169,6 @@ async fn drop_streams_then_expire_subscriptions_give_gaps_and_events_flow_again(
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's notification and Autodiscover operations (branch simread)"]
 async fn a_thousand_mailboxes_on_five_connections_of_the_simulator() {
     bounded(async {
         let sim = sim(1000, 1).await;
@@ -194,7 +187,6 @@ async fn a_thousand_mailboxes_on_five_connections_of_the_simulator() {
 }
 
 #[tokio::test]
-#[ignore = "needs the simulator's notification and Autodiscover operations (branch simread)"]
 async fn autodiscover_of_the_simulator_groups_the_connections() {
     bounded(async {
         let sim = sim(40, 1).await;

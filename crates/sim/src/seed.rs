@@ -849,7 +849,15 @@ impl Ctx<'_> {
                     (
                         RecurrencePattern::Weekly {
                             interval: 1,
-                            days_of_week: vec![DayOfWeek::Weekday],
+                            // Outlook writes a weekday series as the five days; `Weekday` is for
+                            // relative patterns only (exchangelib refuses it in a weekly one).
+                            days_of_week: vec![
+                                DayOfWeek::Monday,
+                                DayOfWeek::Tuesday,
+                                DayOfWeek::Wednesday,
+                                DayOfWeek::Thursday,
+                                DayOfWeek::Friday,
+                            ],
                             first_day_of_week: Some(DayOfWeek::Monday),
                         },
                         "Daily standup".to_string(),

@@ -91,7 +91,9 @@ fn seeded_calendars_have_every_kind_of_item() {
     let pattern = |p: &dyn Fn(&PatternJson) -> bool| has(&|i| i.recurrence.as_ref().is_some_and(|r| p(&r.pattern)));
     assert!(pattern(&|p| matches!(p, PatternJson::Daily { .. })) > 0);
     assert!(
-        pattern(&|p| matches!(p, PatternJson::Weekly { days, .. } if days == &["Weekday"])) > 0,
+        pattern(
+            &|p| matches!(p, PatternJson::Weekly { days, .. } if days == &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"])
+        ) > 0,
         "weekday standups"
     );
     assert!(pattern(&|p| matches!(p, PatternJson::Weekly { .. })) > 20);
