@@ -4,18 +4,16 @@
 
 mod support;
 
+use support::streamhelp::{client, scfg, until};
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ews_client::autodiscover::AutodiscoverProtocol;
-use ews_client::{
-    AuthConfig, Autodiscover, ChangeKind, ConnectionPhase, EwsClient, GapReason, ServerConfig, StreamEvent,
-    StreamingConfig, StreamingManager, WatchedFolder,
-};
+use ews_client::{Autodiscover, ChangeKind, ConnectionPhase, GapReason, StreamEvent, StreamingManager, WatchedFolder};
 use ews_proto::SmtpAddress;
 use exbridge_sim::SimConfig;
 use exbridge_sim::server::RunningSim;
-use secrecy::SecretString;
 use support::simctl::{control, fault, stats};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -35,42 +33,6 @@ async fn sim(mailboxes: u32, events: u32) -> RunningSim {
         ..SimConfig::for_tests()
     };
     exbridge_sim::start(cfg).await.unwrap()
-}
-
-fn client(sim: &RunningSim) -> EwsClient {
-    let auth = AuthConfig::Basic { username: "svc@contoso.test".into(), password: SecretString::from("secret") };
-    let mut c = ServerConfig::new("sim", sim.ews_url().parse().unwrap(), auth);
-    c.throttle.retry_base = Duration::from_millis(10);
-    EwsClient::new(c).unwrap()
-}
-
-fn scfg() -> StreamingConfig {
-    StreamingConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        missed_heartbeats: 10,
-        reconnect_base: Duration::from_millis(50),
-        reconnect_max: Duration::from_millis(500),
-        restream_delay: Duration::from_millis(50),
-        resubscribe_retry: Duration::from_millis(300),
-        ..StreamingConfig::default()
-    }
-}
-
-async fn until(
-    rx: &mut UnboundedReceiver<StreamEvent>,
-    what: &str,
-    pred: impl Fn(&StreamEvent) -> bool,
-) -> (StreamEvent, Vec<StreamEvent>) {
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(e)) if pred(&e) => return (e, seen),
-            Ok(Some(e)) => seen.push(e),
-            Ok(None) => panic!("event channel closed while waiting for {what}"),
-            Err(_) => panic!("no {what} within 30 s; saw {seen:#?}"),
-        }
-    }
 }
 
 async fn until_streaming(rx: &mut UnboundedReceiver<StreamEvent>, want: usize, conns: usize) {

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::streamhelp::{client, scfg, until};
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use ews_client::streaming::ConnectionInfo;
 use ews_client::{
     AuthConfig, ChangeKind, ConnectionPhase, EwsClient, GapReason, MailboxSpec, ServerConfig, StreamEvent,
-    StreamingConfig, StreamingManager, WatchedFolder,
+    StreamingManager, WatchedFolder,
 };
 use ews_proto::{ResponseCode, SmtpAddress};
 use exbridge_sim::config::SimConfig;
@@ -37,45 +39,6 @@ async fn sim(ops: Arc<NotifyOps>, mailboxes: u32, heartbeat: Duration) -> Runnin
     cfg.mailboxes = mailboxes;
     cfg.heartbeat_interval = heartbeat;
     ops.start(cfg, mailboxes).await
-}
-
-fn client(sim: &RunningSim) -> EwsClient {
-    let auth = AuthConfig::Basic { username: "svc@contoso.test".into(), password: SecretString::from("secret") };
-    let mut c = ServerConfig::new("sim", sim.ews_url().parse().unwrap(), auth);
-    c.throttle.retry_base = Duration::from_millis(10);
-    c.timeouts.request = Duration::from_secs(10);
-    EwsClient::new(c).unwrap()
-}
-
-/// Quick reconnects, a 1 s watchdog against the simulator's 100 ms heartbeats.
-fn scfg() -> StreamingConfig {
-    StreamingConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        missed_heartbeats: 10,
-        reconnect_base: Duration::from_millis(50),
-        reconnect_max: Duration::from_millis(500),
-        restream_delay: Duration::from_millis(50),
-        resubscribe_retry: Duration::from_millis(300),
-        ..StreamingConfig::default()
-    }
-}
-
-/// Receives until `pred` matches; returns the match and what came before it.
-async fn until(
-    rx: &mut UnboundedReceiver<StreamEvent>,
-    what: &str,
-    pred: impl Fn(&StreamEvent) -> bool,
-) -> (StreamEvent, Vec<StreamEvent>) {
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(e)) if pred(&e) => return (e, seen),
-            Ok(Some(e)) => seen.push(e),
-            Ok(None) => panic!("event channel closed while waiting for {what}; saw {seen:#?}"),
-            Err(_) => panic!("no {what} within 20 s; saw {seen:#?}"),
-        }
-    }
 }
 
 /// Waits until every mailbox in `want` is subscribed and `conns` connections are open.

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 
 pub mod notify;
 pub mod simctl;
+pub mod streamhelp;
 
 pub const NS: &str = r#"xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types""#;
 

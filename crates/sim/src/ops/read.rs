@@ -109,16 +109,19 @@ const DEFAULT_TASK: &[&str] = &[
     "task:Status",
 ];
 
+/// Copies the field named `name` (the local part of its FieldURI) from `s` to `d`; returns
+/// `false` from the enclosing function when no listed field has that name.
+macro_rules! copy_fields {
+    ($d:ident, $s:ident, $name:ident; $($uri:literal => $f:ident),* $(,)?) => {
+        match $name {
+            $($uri => $d.$f = $s.$f.clone(),)*
+            _ => return false,
+        }
+    };
+}
+
 fn copy_item_field(d: &mut ItemFields, s: &ItemFields, name: &str) -> bool {
-    macro_rules! fields {
-        ($($uri:literal => $f:ident),* $(,)?) => {
-            match name {
-                $($uri => d.$f = s.$f.clone(),)*
-                _ => return false,
-            }
-        };
-    }
-    fields!(
+    copy_fields!(d, s, name;
         "ItemId" => item_id, "ParentFolderId" => parent_folder_id, "ItemClass" => item_class,
         "Subject" => subject, "Sensitivity" => sensitivity, "Body" => body,
         "DateTimeReceived" => date_time_received, "Size" => size, "Categories" => categories,
@@ -137,15 +140,7 @@ fn copy_item_field(d: &mut ItemFields, s: &ItemFields, name: &str) -> bool {
 }
 
 fn copy_calendar_field(d: &mut CalendarItem, s: &CalendarItem, name: &str) -> bool {
-    macro_rules! fields {
-        ($($uri:literal => $f:ident),* $(,)?) => {
-            match name {
-                $($uri => d.$f = s.$f.clone(),)*
-                _ => return false,
-            }
-        };
-    }
-    fields!(
+    copy_fields!(d, s, name;
         "UID" => uid, "RecurrenceId" => recurrence_id, "DateTimeStamp" => date_time_stamp, "Start" => start,
         "End" => end, "OriginalStart" => original_start, "IsAllDayEvent" => is_all_day_event,
         "LegacyFreeBusyStatus" => legacy_free_busy_status, "Location" => location, "When" => when,
@@ -171,15 +166,7 @@ fn copy_calendar_field(d: &mut CalendarItem, s: &CalendarItem, name: &str) -> bo
 }
 
 fn copy_task_field(d: &mut Task, s: &Task, name: &str) -> bool {
-    macro_rules! fields {
-        ($($uri:literal => $f:ident),* $(,)?) => {
-            match name {
-                $($uri => d.$f = s.$f.clone(),)*
-                _ => return false,
-            }
-        };
-    }
-    fields!(
+    copy_fields!(d, s, name;
         "ActualWork" => actual_work, "BillingInformation" => billing_information, "ChangeCount" => change_count,
         "Companies" => companies, "CompleteDate" => complete_date, "Contacts" => contacts, "DueDate" => due_date,
         "IsComplete" => is_complete, "IsRecurring" => is_recurring, "Mileage" => mileage, "Owner" => owner,
