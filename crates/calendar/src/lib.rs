@@ -6,6 +6,9 @@
 //!   occurrences) in a real time zone, expanded into the [`Occurrence`]s that overlap a
 //!   window, as an EWS `CalendarView` does. Every pattern (Daily, Weekly, AbsoluteMonthly,
 //!   RelativeMonthly, AbsoluteYearly, RelativeYearly) and range (NoEnd, EndDate, Numbered).
+//! * [`presence`]: a user's presence (busy, current and next event, automatic replies) at an
+//!   instant, computed from expanded occurrences and OOF settings, and the next instant it can
+//!   change; see that module for its rules.
 //!
 //! ## The rules implemented
 //!
@@ -39,6 +42,7 @@
 //!   series start.
 
 mod days;
+pub mod presence;
 mod rule;
 mod series;
 
