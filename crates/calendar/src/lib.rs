@@ -9,6 +9,8 @@
 //! * [`presence`]: a user's presence (busy, current and next event, automatic replies) at an
 //!   instant, computed from expanded occurrences and OOF settings, and the next instant it can
 //!   change; see that module for its rules.
+//! * [`join`]: the online-meeting join link (Teams, Zoom, Webex, Google Meet, GoToMeeting,
+//!   Jitsi) in an event's location or body, see [`join::JoinDetector`].
 //!
 //! ## The rules implemented
 //!
@@ -42,6 +44,7 @@
 //!   series start.
 
 mod days;
+pub mod join;
 pub mod presence;
 mod rule;
 mod series;
