@@ -552,6 +552,17 @@ mod tests {
     }
 
     #[test]
+    fn case_and_white_space() {
+        let url = "HTTPS://Contoso.Zoom.US/j/81234567890";
+        assert_eq!(detect(Some(url), None, false), link(Provider::Zoom, url));
+        // `&nbsp;` (and a raw no-break space) ends a URL.
+        let html = format!("<p>Join:&nbsp;{MEET}&nbsp;(Google Meet)</p>");
+        assert_eq!(detect(None, Some(&html), true), link(Provider::GoogleMeet, MEET));
+        let text = format!("{JITSI}\u{a0}room");
+        assert_eq!(detect(Some(&text), None, false), link(Provider::Jitsi, JITSI));
+    }
+
+    #[test]
     fn location_wins_over_body() {
         let body = format!("<a href=\"{TEAMS}\">Join</a>");
         assert_eq!(detect(Some(ZOOM), Some(&body), true), link(Provider::Zoom, ZOOM));
