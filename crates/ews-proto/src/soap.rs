@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::response::MessageXml;
 use crate::response_code::ResponseCode;
-use crate::xml::{self, Element, FromXml, Name, Ns, ToXml, Writer, m, soap, t, unq};
+use crate::xml::{self, Element, FromXml, Name, Ns, ToXml, Writer, soap, t, unq};
 use crate::xml_enum;
 
 xml_enum! {
@@ -271,15 +271,11 @@ impl FromXml for Fault {
                 Some(fd)
             }
         };
+        let faultstring = el.req(unq("faultstring"))?;
         Ok(Fault {
             code: el.req(unq("faultcode"))?.text.trim().to_string(),
-            string: el.req(unq("faultstring"))?.text.trim().to_string(),
-            string_lang: el
-                .req(unq("faultstring"))?
-                .attrs
-                .iter()
-                .find(|a| a.name == "lang" && a.ns.uri() == Ns::XML_URI)
-                .map(|a| a.value.clone()),
+            string: faultstring.text.trim().to_string(),
+            string_lang: faultstring.attr_ns(&Ns::Other(Ns::XML_URI.into()), "lang").map(str::to_string),
             actor: el.get_text(unq("faultactor"))?,
             detail,
         })
@@ -514,7 +510,3 @@ operations! {
     DeleteItem => DeleteItemResponse, "DeleteItem";
     ResolveNames => ResolveNamesResponse, "ResolveNames";
 }
-
-/// Keeps the `m` shorthand referenced for operations that only need it in submodules.
-#[allow(dead_code)]
-const _M: fn(&str) -> Name<'_> = m;
