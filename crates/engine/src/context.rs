@@ -1,0 +1,97 @@
+//! What every part of the engine shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ews_client::EwsClient;
+use exbridge_calendar::join::JoinDetector;
+use exbridge_store::Store;
+use jiff::Timestamp;
+
+/// One `[[exchange]]` server.
+#[derive(Debug)]
+pub struct ExchangeServer {
+    /// The configured `name`.
+    pub name: String,
+    pub client: EwsClient,
+    /// Lower-cased domains whose users this server holds (`domains`); empty: any.
+    pub domains: Vec<String>,
+}
+
+impl ExchangeServer {
+    /// Whether `identifier` (an e-mail address, or an external UID without a domain) may live
+    /// on this server: its domain is listed, or the server lists none.
+    pub fn may_hold(&self, identifier: &str) -> bool {
+        if self.domains.is_empty() {
+            return true;
+        }
+        match identifier.rsplit_once('@') {
+            Some((_, domain)) => self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)),
+            None => true,
+        }
+    }
+}
+
+/// The engine's settings (`[sync]` and `[directory]` of the configuration plus tuning).
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub window_past_days: u32,
+    pub window_future_days: u32,
+    pub reconcile_interval: Duration,
+    pub oof_poll_interval: Duration,
+    pub directory_refresh_interval: Duration,
+    /// Items per GetItem request.
+    pub get_item_batch: usize,
+    /// `MaxChangesReturned` of SyncFolderItems (1..=512).
+    pub sync_page_size: u32,
+    /// Mailboxes synchronised at once (the client's per-server concurrency applies on top).
+    pub sync_concurrency: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            window_past_days: 30,
+            window_future_days: 180,
+            reconcile_interval: Duration::from_secs(15 * 60),
+            oof_poll_interval: Duration::from_secs(60),
+            directory_refresh_interval: Duration::from_secs(10 * 60),
+            get_item_batch: 100,
+            sync_page_size: 512,
+            sync_concurrency: 32,
+        }
+    }
+}
+
+/// Shared by every task of the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<dyn Store>,
+    /// In configuration order (the order servers are tried for an identifier).
+    pub servers: Vec<Arc<ExchangeServer>>,
+    pub settings: EngineSettings,
+    pub joins: Arc<JoinDetector>,
+}
+
+impl Context {
+    /// The server with this configured name.
+    pub fn server(&self, name: &str) -> Option<&Arc<ExchangeServer>> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The servers that may hold `identifier`, in configuration order.
+    pub fn servers_for(&self, identifier: &str) -> Vec<Arc<ExchangeServer>> {
+        self.servers.iter().filter(|s| s.may_hold(identifier)).cloned().collect()
+    }
+
+    /// The sync window around `now`: `window_past_days` back (never more than 30), and
+    /// `window_future_days` ahead.
+    pub fn window(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let day = 24 * 3600;
+        let past = i64::from(self.settings.window_past_days.min(30)) * day;
+        let future = i64::from(self.settings.window_future_days) * day;
+        let start = Timestamp::from_second(now.as_second() - past).unwrap_or(now);
+        let end = Timestamp::from_second(now.as_second() + future).unwrap_or(now);
+        (start, end)
+    }
+}

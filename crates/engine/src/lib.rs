@@ -1,0 +1,34 @@
+//! # exbridge-engine: the sync engine
+//!
+//! Keeps a live mirror of every directory user's Exchange calendar in the [store] and tells
+//! the application about every change through the outbox.
+//!
+//! * [`context`]: what every part shares: the store, the Exchange servers, the settings.
+//! * [`event`]: the documents the application sees (an event, a presence, a free/busy slot)
+//!   and the stable event ids.
+//! * [`mapping`]: EWS calendar items → [`event::EventDoc`]s and mirror rows (series expanded
+//!   in the sync window). Pure.
+//! * [`plan`]: the sync decision table: (mirror before, Exchange now) → mirror changes and
+//!   outbox events. Pure, exhaustively tested.
+//! * [`sync`]: one folder of one mailbox: SyncFolderItems (initial, incremental, full resync
+//!   after a lost sync state), GetItem in batches, the plan applied in one store transaction.
+//! * [`resolve`]: a directory user's mailbox: identifiers tried in contract order.
+//! * [`reads`]: live reads from Exchange (calendar view, free/busy, OOF).
+//! * [`runtime`]: the running engine: per-user workers, directory sources and refresh,
+//!   streaming notifications, reconcile, presence scheduling and OOF polling; implements
+//!   [`api::Connector`] for the server.
+//!
+//! [store]: exbridge_store
+
+pub mod api;
+pub mod context;
+pub mod event;
+pub mod mapping;
+pub mod plan;
+pub mod reads;
+pub mod resolve;
+pub mod runtime;
+pub mod sync;
+
+pub use api::{Connector, EngineError, Readiness};
+pub use context::{Context, EngineSettings, ExchangeServer};
