@@ -42,6 +42,11 @@ pub struct EventDoc {
     pub is_cancelled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinDoc>,
+    /// The recurrence of a series, on the series document that `event.*` webhooks of a whole
+    /// series carry (`id` = the series id, `start`/`end` = its first occurrence); absent on
+    /// singles and occurrences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<serde_json::Value>,
     /// When Exchange last changed the item (`LastModifiedTime`), RFC 3339 UTC.
     pub changed_at: String,
 }
