@@ -241,3 +241,10 @@ pub const PRUNE_IDEMPOTENCY: &str = "DELETE FROM idempotency_keys WHERE created_
 // --- health ------------------------------------------------------------------------------------
 
 pub const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
+
+// --- presence ----------------------------------------------------------------------------------
+
+pub const SELECT_PRESENCE: &str = "SELECT presence FROM presence_states WHERE user_id = $1";
+
+pub const UPSERT_PRESENCE: &str = "INSERT INTO presence_states (user_id, presence, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (user_id) DO UPDATE SET presence = excluded.presence, updated_at = excluded.updated_at";

@@ -1072,6 +1072,36 @@ impl Store for SqliteStore {
         Ok(OutboxStats { first_seq, last_seq, entries: entries.max(0) as u64, undelivered })
     }
 
+    async fn presence_state(&self, user: &UserId) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = sqlx::query_scalar(sql::SELECT_PRESENCE)
+            .bind(user.as_str())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db("get presence state"))?;
+        text.map(|t| from_json(&t, "presence_states", "presence")).transpose()
+    }
+
+    async fn append_presence_change(
+        &self,
+        user: &UserId,
+        presence: &serde_json::Value,
+        event: &NewOutboxEvent,
+    ) -> Result<OutboxEntry> {
+        const OP: &str = "append presence change";
+        let mut tx = self.begin(OP).await?;
+        sqlx::query(sql::UPSERT_PRESENCE)
+            .bind(user.as_str())
+            .bind(to_json(presence, "presence")?)
+            .bind(ms(now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_user(OP, user))?;
+        let mut entries = append_in(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await.map_err(db(OP))?;
+        self.published(&entries);
+        entries.pop().ok_or_else(|| StoreError::Invalid(format!("no outbox entry appended for {user}")))
+    }
+
     async fn idempotency_get(&self, user: &UserId, key: &str) -> Result<Option<IdempotencyRecord>> {
         let row = sqlx::query(sql::GET_IDEMPOTENCY)
             .bind(user.as_str())

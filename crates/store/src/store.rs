@@ -181,6 +181,22 @@ pub trait Store: Send + Sync + 'static {
 
     async fn outbox_stats(&self) -> Result<OutboxStats>;
 
+    // --- presence --------------------------------------------------------------------------
+
+    /// The presence document of the last `presence.changed` appended for the user (kept across
+    /// restarts so that an unchanged presence is not announced again); `None` when none was.
+    async fn presence_state(&self, user: &UserId) -> Result<Option<serde_json::Value>>;
+
+    /// Records `presence` as the user's last emitted presence and appends `event` (its
+    /// `presence.changed`) in ONE transaction. Fails with `UnknownUser` when the user is not in
+    /// the directory. Returns the appended entry.
+    async fn append_presence_change(
+        &self,
+        user: &UserId,
+        presence: &serde_json::Value,
+        event: &NewOutboxEvent,
+    ) -> Result<OutboxEntry>;
+
     // --- idempotency -----------------------------------------------------------------------
 
     async fn idempotency_get(&self, user: &UserId, key: &str) -> Result<Option<IdempotencyRecord>>;

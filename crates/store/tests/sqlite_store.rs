@@ -168,7 +168,7 @@ async fn opens_migrated_in_wal_mode_and_reports_health() {
     let (_dir, store) = open().await;
     let health = store.health().await.unwrap();
     assert_eq!(health.backend, "sqlite");
-    assert_eq!(health.schema_version, 1);
+    assert_eq!(health.schema_version, 2);
 
     let mut conn = raw(&store).await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
@@ -179,7 +179,7 @@ async fn opens_migrated_in_wal_mode_and_reports_health() {
     let path = store.path().to_owned();
     store.close().await;
     let again = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(again.health().await.unwrap().schema_version, 1);
+    assert_eq!(again.health().await.unwrap().schema_version, 2);
     again.close().await;
 }
 
@@ -1094,4 +1094,37 @@ async fn volume_100k_outbox_entries_and_500k_mirror_rows() {
         100_000.0 / outbox_time.as_secs_f64(),
         500_000.0 / mirror_time.as_secs_f64(),
     );
+}
+
+#[tokio::test]
+async fn presence_state_is_written_with_its_outbox_entry_and_survives_a_reopen() {
+    let (_dir, store) = open().await;
+    let u1 = uid("u1");
+    // Unknown user: refused, nothing appended.
+    let doc = serde_json::json!({"user_id": "u1", "busy": true});
+    let event = NewOutboxEvent::new(EventType::PresenceChanged, u1.clone(), t("2026-01-01T10:00:00Z"), doc.clone());
+    assert!(matches!(store.append_presence_change(&u1, &doc, &event).await, Err(StoreError::UnknownUser(_))));
+    assert_eq!(count(&store, "outbox").await, 0);
+
+    store.upsert_user(&user("u1")).await.unwrap();
+    assert_eq!(store.presence_state(&u1).await.unwrap(), None);
+    let entry = store.append_presence_change(&u1, &doc, &event).await.unwrap();
+    assert_eq!(entry.event_type, EventType::PresenceChanged);
+    assert_eq!(entry.data, doc);
+    assert_eq!(*store.outbox_watch().borrow(), entry.seq);
+    assert_eq!(store.presence_state(&u1).await.unwrap(), Some(doc.clone()));
+
+    let free = serde_json::json!({"user_id": "u1", "busy": false});
+    let event = NewOutboxEvent::new(EventType::PresenceChanged, u1.clone(), t("2026-01-01T11:00:00Z"), free.clone());
+    let second = store.append_presence_change(&u1, &free, &event).await.unwrap();
+    assert_eq!(second.seq, entry.seq + 1);
+
+    let path = store.path().to_owned();
+    store.close().await;
+    let again = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(again.presence_state(&u1).await.unwrap(), Some(free));
+    // Removing the user removes its presence.
+    again.delete_user(&u1).await.unwrap();
+    assert_eq!(again.presence_state(&u1).await.unwrap(), None);
+    again.close().await;
 }
