@@ -1,0 +1,795 @@
+//! The running engine: per-user workers ([`scheduler`]), the directory source and its
+//! refresh ([`directory`]), streaming notifications, reconcile, OOF polling and presence
+//! ([`presence`]). [`Engine`] implements [`crate::api::Connector`].
+//!
+//! # A user's life
+//! pending → [`resolve_mailbox`] → the state is stored (`user.mailbox_resolved` when the
+//! mailbox is new or changed) → initial [`sync_folder`] → the mailbox joins its server's
+//! [`StreamingManager`] → `subscribed`, `synced_at` moving with every successful sync. No
+//! mailbox → `not_found` (`user.subscription_failed` once per state change), tried again on
+//! every directory change and refresh. A sync failing at mailbox level resolves the mailbox
+//! again; other failures set `error` and are retried with back-off. All work of one user goes
+//! through the [`scheduler::Scheduler`]: one run at a time per user, triggers coalesced.
+
+pub mod directory;
+pub mod presence;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use ews_client::{
+    Autodiscover, AutodiscoverConfig, EwsClient, EwsError, ServerConfig, StreamEvent, StreamingConfig,
+    StreamingManager,
+};
+use ews_proto::SmtpAddress;
+use exbridge_calendar::join::JoinDetector;
+use exbridge_calendar::presence::Oof;
+use exbridge_config::Config;
+use exbridge_store::{
+    DirectoryDiff, DirectoryEntry, DirectoryUser, EventType, FolderKind, MailboxState, MailboxStatus, NewOutboxEvent,
+    ReplaceGuard, Store, StoreError, UpsertOutcome, UserId,
+};
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::api::{Connector, EngineError, Readiness};
+use crate::context::{Context, EngineSettings, ExchangeServer};
+use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
+use crate::reads;
+use crate::resolve::resolve_mailbox;
+use crate::sync::{SyncMode, sync_folder};
+
+pub use directory::DirectorySource;
+pub use presence::PresenceTracker;
+pub use scheduler::{Backoff, Work};
+
+/// How long `ensure_user` waits for a first resolution before answering with the state as it
+/// is.
+const RESOLVE_WAIT: Duration = Duration::from_secs(20);
+/// How long a readiness answer is reused.
+const READINESS_TTL: Duration = Duration::from_secs(10);
+/// Pruning: tombstones, delivered outbox entries and idempotency records older than these.
+const TOMBSTONE_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+const OUTBOX_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+const IDEMPOTENCY_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Engine tuning beyond [`EngineSettings`]: what [`Engine::start`] derives from the
+/// configuration and tests set directly.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub directory: DirectorySource,
+    /// Streaming settings per server name ([`StreamingConfig::default`] for others).
+    pub streaming: HashMap<String, StreamingConfig>,
+    /// Look up each mailbox's `GroupingInformation` with Autodiscover for streaming.
+    pub streaming_autodiscover: bool,
+    /// Retry delays of failed user work.
+    pub backoff: Backoff,
+    /// How long `shutdown` waits for runs in flight.
+    pub shutdown_wait: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            directory: DirectorySource::Api,
+            streaming: HashMap::new(),
+            streaming_autodiscover: false,
+            backoff: Backoff::default(),
+            shutdown_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds the [`Context`] of a configuration: one EWS client per `[[exchange]]` (its EWS URL
+/// found by Autodiscover when `ews_url` is not set), lower-cased domains, settings from
+/// `[sync]` and `[directory]`.
+pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Result<Context, EngineError> {
+    let mut servers = Vec::with_capacity(config.exchange.len());
+    for x in &config.exchange {
+        let client = match &x.ews_url {
+            Some(_) => EwsClient::new(ServerConfig::try_from(x)?)?,
+            None => {
+                let email = x.autodiscover_email.as_deref().ok_or_else(|| {
+                    EngineError::Invalid(format!("[[exchange]] {}: neither ews_url nor autodiscover_email is set", x.name))
+                })?;
+                let email = SmtpAddress::parse(email)
+                    .map_err(|e| EngineError::Invalid(format!("[[exchange]] {}: autodiscover_email: {e}", x.name)))?;
+                let autodiscover = Autodiscover::new(AutodiscoverConfig::from_exchange(x)?)?;
+                let found = autodiscover.discover(&email).await.map_err(EwsError::from)?;
+                tracing::info!(server = %x.name, ews_url = %found.ews_url, "EWS URL found by Autodiscover");
+                EwsClient::new(ServerConfig::from_exchange(x, found.ews_url)?)?
+            }
+        };
+        servers.push(Arc::new(ExchangeServer {
+            name: x.name.clone(),
+            client,
+            domains: x.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+        }));
+    }
+    let settings = EngineSettings {
+        window_past_days: config.sync.window_past_days,
+        window_future_days: config.sync.window_future_days,
+        reconcile_interval: config.sync.reconcile_interval,
+        oof_poll_interval: config.sync.oof_poll_interval,
+        directory_refresh_interval: config.directory.refresh_interval,
+        ..EngineSettings::default()
+    };
+    Ok(Context { store, servers, settings, joins: Arc::new(JoinDetector::new(&[])) })
+}
+
+/// The running engine. Implements [`crate::api::Connector`].
+pub struct Engine {
+    ctx: Context,
+    inner: Arc<Inner>,
+}
+
+/// Which mailbox each user is watched with, both ways.
+#[derive(Default)]
+struct Watched {
+    by_user: HashMap<UserId, (String, SmtpAddress)>,
+    by_mailbox: HashMap<(String, String), UserId>,
+}
+
+struct Inner {
+    ctx: Context,
+    options: EngineOptions,
+    scheduler: scheduler::Scheduler<UserId>,
+    streams: HashMap<String, StreamingManager>,
+    watched: Mutex<Watched>,
+    presence: PresenceTracker,
+    closed: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+}
+
+fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
+    let what = what.to_owned();
+    move |e| scheduler::Failed::new(format!("{what} for {user}: {e}"), Work::default())
+}
+
+impl Engine {
+    /// Builds the [`Context`] from the configuration (one EWS client per `[[exchange]]`,
+    /// Autodiscover when there is no `ews_url`) and starts the engine: directory load/refresh,
+    /// mailbox resolution, initial syncs, streaming, reconcile, presence and OOF polling.
+    pub async fn start(config: &Config, store: Arc<dyn Store>) -> Result<Arc<Engine>, EngineError> {
+        let ctx = context_from_config(config, store).await?;
+        let options = EngineOptions {
+            directory: DirectorySource::from_config(&config.directory).map_err(EngineError::Invalid)?,
+            streaming: config.exchange.iter().map(|x| (x.name.clone(), StreamingConfig::from_exchange(x))).collect(),
+            streaming_autodiscover: true,
+            ..EngineOptions::default()
+        };
+        Self::start_with_options(ctx, options).await
+    }
+
+    /// Starts the engine on a ready context (tests): directory from the API, default options.
+    pub async fn start_with(ctx: Context) -> Result<Arc<Engine>, EngineError> {
+        Self::start_with_options(ctx, EngineOptions::default()).await
+    }
+
+    /// Starts the engine on a ready context with explicit options.
+    pub async fn start_with_options(ctx: Context, options: EngineOptions) -> Result<Arc<Engine>, EngineError> {
+        let horizon = Duration::from_secs(u64::from(ctx.settings.window_future_days.max(1)) * 24 * 3600);
+        let presence = PresenceTracker::start(ctx.store.clone(), horizon);
+        let mut receivers = Vec::new();
+        let mut streams = HashMap::new();
+        for server in &ctx.servers {
+            let cfg = options.streaming.get(&server.name).cloned().unwrap_or_default();
+            let autodiscover = options.streaming_autodiscover.then(|| Autodiscover::for_client(&server.client, None));
+            let (manager, rx) = StreamingManager::start(server.client.clone(), cfg, autodiscover);
+            streams.insert(server.name.clone(), manager);
+            receivers.push((server.name.clone(), rx));
+        }
+        let concurrency = ctx.settings.sync_concurrency;
+        let backoff = options.backoff;
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            let handler: scheduler::Handler<UserId> = Arc::new(move |user, work| {
+                let weak = weak.clone();
+                Box::pin(async move {
+                    match weak.upgrade() {
+                        Some(inner) => inner.process(user, work).await,
+                        None => Ok(()),
+                    }
+                })
+            });
+            Inner {
+                ctx: ctx.clone(),
+                options,
+                scheduler: scheduler::Scheduler::new(concurrency, backoff, handler),
+                streams,
+                watched: Mutex::new(Watched::default()),
+                presence,
+                closed: AtomicBool::new(false),
+                tasks: Mutex::new(Vec::new()),
+                readiness: tokio::sync::Mutex::new(None),
+            }
+        });
+        let mut tasks = Vec::new();
+        for (server, rx) in receivers {
+            tasks.push(tokio::spawn(inner.clone().stream_loop(server, rx)));
+        }
+        if inner.options.directory.is_pulled()
+            && let Err(e) = inner.refresh_directory().await
+        {
+            tracing::error!(error = %e, "initial directory load failed; keeping the stored directory");
+        }
+        let users = inner.ctx.store.list_users().await?;
+        tracing::info!(users = users.len(), servers = inner.ctx.servers.len(), "engine starting");
+        for entry in users {
+            inner.scheduler.trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
+        }
+        if inner.options.directory.is_pulled() {
+            tasks.push(tokio::spawn(inner.clone().refresh_loop()));
+        }
+        tasks.push(tokio::spawn(inner.clone().spread_loop(
+            inner.ctx.settings.reconcile_interval,
+            Work::sync(SyncMode::Full),
+            "reconcile",
+        )));
+        tasks.push(tokio::spawn(inner.clone().spread_loop(inner.ctx.settings.oof_poll_interval, Work::oof(), "oof poll")));
+        tasks.push(tokio::spawn(inner.clone().prune_loop()));
+        inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend(tasks);
+        Ok(Arc::new(Engine { ctx, inner }))
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Asks for work for a user (tests, admin): merged with what is pending.
+    pub fn trigger(&self, user: &UserId, work: Work) {
+        self.inner.scheduler.trigger(user.clone(), work);
+    }
+
+    /// Stops every task, letting running syncs finish their store transaction; ends streaming
+    /// connections. The store stays open (the caller closes it after the server stopped).
+    pub async fn shutdown(&self) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in &tasks {
+            task.abort();
+        }
+        if !self.inner.scheduler.close(self.inner.options.shutdown_wait).await {
+            tracing::warn!(wait = ?self.inner.options.shutdown_wait, "shutdown: some user work was still running");
+        }
+        self.inner.presence.stop().await;
+        for (server, manager) in &self.inner.streams {
+            tracing::debug!(server = %server, "stopping streaming");
+            manager.shutdown().await;
+        }
+        tracing::info!("engine stopped");
+    }
+}
+
+impl Inner {
+    fn check_open(&self) -> Result<(), EngineError> {
+        if self.closed.load(Ordering::SeqCst) { Err(EngineError::ShuttingDown) } else { Ok(()) }
+    }
+
+    fn user_of(&self, server: &str, mailbox: &SmtpAddress) -> Option<UserId> {
+        let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        watched.by_mailbox.get(&(server.to_owned(), mailbox.normalized())).cloned()
+    }
+
+    fn is_watched(&self, user: &UserId, server: &str, mailbox: &SmtpAddress) -> bool {
+        let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        watched.by_user.get(user).is_some_and(|(s, m)| s == server && m.normalized() == mailbox.normalized())
+    }
+
+    /// Adds the user's mailbox to its server's streaming (replacing another one it had).
+    fn watch(&self, user: &UserId, server: &str, mailbox: &SmtpAddress) {
+        self.unwatch(user);
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        watched.by_user.insert(user.clone(), (server.to_owned(), mailbox.clone()));
+        watched.by_mailbox.insert((server.to_owned(), mailbox.normalized()), user.clone());
+        if let Some(stream) = self.streams.get(server) {
+            stream.add_mailboxes([mailbox.clone()]);
+        }
+    }
+
+    fn unwatch(&self, user: &UserId) {
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((server, mailbox)) = watched.by_user.remove(user) {
+            watched.by_mailbox.remove(&(server.clone(), mailbox.normalized()));
+            if let Some(stream) = self.streams.get(&server) {
+                stream.remove_mailboxes([mailbox]);
+            }
+        }
+    }
+
+    /// Everything about a user removed from the directory.
+    fn removed(&self, user: &UserId) {
+        self.unwatch(user);
+        self.scheduler.forget(user);
+        self.presence.forget(user);
+    }
+
+    /// Triggers what a directory change needs.
+    fn apply_diff(&self, diff: &DirectoryDiff) {
+        for user in diff.created.iter().chain(&diff.identifiers_changed) {
+            self.scheduler.trigger(user.clone(), Work::resolve());
+        }
+        for removed in &diff.removed {
+            self.removed(&removed.user.id);
+        }
+        tracing::info!(
+            created = diff.created.len(),
+            updated = diff.updated.len(),
+            removed = diff.removed.len(),
+            unchanged = diff.unchanged,
+            "directory applied"
+        );
+    }
+
+    /// Loads the url/file directory and applies it (mass-delete guard on); retries every
+    /// `not_found` user.
+    async fn refresh_directory(&self) -> Result<(), String> {
+        let Some(loaded) = self.options.directory.load().await else { return Ok(()) };
+        let users = loaded?;
+        let diff = self
+            .ctx
+            .store
+            .replace_directory(&users, ReplaceGuard::default())
+            .await
+            .map_err(|e| format!("directory refresh refused or failed: {e}"))?;
+        self.apply_diff(&diff);
+        let entries = self.ctx.store.list_users().await.map_err(|e| format!("listing users: {e}"))?;
+        for entry in entries.into_iter().filter(|e| e.mailbox.state == MailboxStatus::NotFound) {
+            self.scheduler.trigger(entry.user.id, Work::resolve());
+        }
+        Ok(())
+    }
+
+    async fn refresh_loop(self: Arc<Self>) {
+        let interval = self.ctx.settings.directory_refresh_interval.max(Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = self.refresh_directory().await {
+                tracing::warn!(error = %e, "directory refresh failed; keeping the current directory");
+            }
+        }
+    }
+
+    /// Every `interval`, `work` for every user with a mailbox, spread over the interval.
+    async fn spread_loop(self: Arc<Self>, interval: Duration, work: Work, what: &'static str) {
+        let interval = interval.max(Duration::from_secs(1));
+        loop {
+            let users: Vec<UserId> = match self.ctx.store.list_users().await {
+                Ok(users) => users
+                    .into_iter()
+                    .filter(|e| e.mailbox.mailbox.is_some() && e.mailbox.synced_at.is_some())
+                    .map(|e| e.user.id)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, task = what, "listing users failed");
+                    Vec::new()
+                }
+            };
+            if users.is_empty() {
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            let step = interval / u32::try_from(users.len()).unwrap_or(u32::MAX);
+            tracing::debug!(users = users.len(), task = what, "starting a round");
+            for user in users {
+                tokio::time::sleep(step).await;
+                self.scheduler.trigger(user, work);
+            }
+        }
+    }
+
+    async fn prune_loop(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(PRUNE_INTERVAL).await;
+            let now = Timestamp::now();
+            let store = &self.ctx.store;
+            let tombstones = store.prune_tombstones(now - TOMBSTONE_RETENTION).await;
+            let outbox = store.prune_outbox(now - OUTBOX_RETENTION).await;
+            let idempotency = store.prune_idempotency(now - IDEMPOTENCY_RETENTION).await;
+            match (tombstones, outbox, idempotency) {
+                (Ok(t), Ok(o), Ok(i)) => tracing::info!(tombstones = t, outbox = o, idempotency = i, "pruned"),
+                (t, o, i) => tracing::warn!(?t, ?o, ?i, "pruning failed"),
+            }
+        }
+    }
+
+    async fn stream_loop(self: Arc<Self>, server: String, mut rx: mpsc::UnboundedReceiver<StreamEvent>) {
+        while let Some(event) = rx.recv().await {
+            match event {
+                StreamEvent::Changed { mailbox, kind, .. } => match self.user_of(&server, &mailbox) {
+                    Some(user) => {
+                        tracing::trace!(server = %server, mailbox = %mailbox.as_str(), user = %user, ?kind, "change");
+                        self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
+                    }
+                    None => tracing::debug!(server = %server, mailbox = %mailbox.as_str(), "change of an unwatched mailbox"),
+                },
+                StreamEvent::Gap { mailboxes, reason } => {
+                    tracing::info!(server = %server, mailboxes = mailboxes.len(), ?reason, "notification gap: resyncing");
+                    for mailbox in &mailboxes {
+                        if let Some(user) = self.user_of(&server, mailbox) {
+                            self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
+                        }
+                    }
+                }
+                StreamEvent::Subscribed { mailbox } => {
+                    if let Some(user) = self.user_of(&server, &mailbox) {
+                        self.set_stream_state(&user, MailboxStatus::Subscribed, None).await;
+                    }
+                }
+                StreamEvent::SubscribeFailed { mailbox, folder, error, retrying } => {
+                    let user = self.user_of(&server, &mailbox);
+                    tracing::warn!(server = %server, mailbox = %mailbox.as_str(), user = ?user, %folder, retrying,
+                        error = %error, "subscribe failed");
+                    if !retrying && let Some(user) = user {
+                        let reason = format!("subscribing to the {folder} folder failed: {error}");
+                        self.set_stream_state(&user, MailboxStatus::Error, Some(reason)).await;
+                    }
+                }
+                StreamEvent::ConnectionState { connection, anchor, mailboxes, state, .. } => {
+                    tracing::debug!(server = %server, connection, anchor = %anchor.as_str(), mailboxes, ?state,
+                        "streaming connection");
+                }
+            }
+        }
+    }
+
+    /// A streaming outcome for a user: `subscribed` (only from `pending`/`error` once synced),
+    /// or `error` with `user.subscription_failed` when the state changes.
+    async fn set_stream_state(&self, user: &UserId, status: MailboxStatus, reason: Option<String>) {
+        let store = &self.ctx.store;
+        let Ok(Some(mut state)) = store.mailbox_state(user).await else { return };
+        if state.state == status || state.mailbox.is_none() {
+            return;
+        }
+        if status == MailboxStatus::Subscribed && state.synced_at.is_none() {
+            return;
+        }
+        state.state = status;
+        state.last_error = reason.clone();
+        state.updated_at = Timestamp::now();
+        if let Err(e) = store.set_mailbox_state(user, &state).await {
+            tracing::warn!(user = %user, error = %e, "storing the mailbox state failed");
+            return;
+        }
+        if let Some(reason) = reason {
+            self.subscription_failed(user, &state, &reason).await;
+        }
+    }
+
+    async fn subscription_failed(&self, user: &UserId, state: &MailboxState, reason: &str) {
+        let data = serde_json::json!({
+            "user_id": user.as_str(),
+            "state": state.state.as_str(),
+            "reason": reason,
+            "mailbox": state.mailbox,
+            "exchange": state.exchange,
+        });
+        let event = NewOutboxEvent::new(EventType::UserSubscriptionFailed, user.clone(), Timestamp::now(), data);
+        if let Err(e) = self.ctx.store.append_outbox(&[event]).await {
+            tracing::warn!(user = %user, error = %e, "appending user.subscription_failed failed");
+        }
+    }
+
+    /// Resolves the user's mailbox and stores the outcome. `Ok(Some(state))` when resolved.
+    async fn resolve(
+        &self,
+        user: &DirectoryUser,
+        previous: Option<&MailboxState>,
+    ) -> Result<Option<MailboxState>, scheduler::Failed> {
+        let id = &user.id;
+        let store = &self.ctx.store;
+        let now = Timestamp::now();
+        let resolution = resolve_mailbox(&self.ctx, user, previous, now).await;
+        let mut next = resolution.state.clone();
+        next.updated_at = now;
+        match &resolution.resolved {
+            Some((mailbox, server)) => {
+                let same = previous.is_some_and(|p| {
+                    p.exchange.as_deref() == Some(server.name.as_str())
+                        && p.mailbox.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mailbox.as_str()))
+                });
+                next.mailbox = Some(mailbox.as_str().to_owned());
+                next.exchange = Some(server.name.clone());
+                if same {
+                    let p = previous.expect("same implies previous");
+                    next.synced_at = p.synced_at;
+                    next.state = if p.state == MailboxStatus::Subscribed && p.synced_at.is_some() {
+                        MailboxStatus::Subscribed
+                    } else {
+                        MailboxStatus::Pending
+                    };
+                } else {
+                    next.synced_at = None;
+                    next.state = MailboxStatus::Pending;
+                    self.unwatch(id);
+                    if previous.is_some_and(|p| p.mailbox.is_some()) {
+                        // Another mailbox: its sync state means nothing for the new one.
+                        store.clear_sync_state(id, FolderKind::Calendar).await.map_err(store_err(id, "clearing sync state"))?;
+                    }
+                }
+                store.set_mailbox_state(id, &next).await.map_err(store_err(id, "storing the mailbox state"))?;
+                if !same {
+                    tracing::info!(user = %id, mailbox = %mailbox.as_str(), server = %server.name,
+                        matched_by = ?next.matched_by, "mailbox resolved");
+                    let data = serde_json::json!({
+                        "user_id": id.as_str(),
+                        "mailbox": mailbox.as_str(),
+                        "matched_by": next.matched_by.map(|m| m.as_str()),
+                        "exchange": server.name,
+                    });
+                    let event = NewOutboxEvent::new(EventType::UserMailboxResolved, id.clone(), now, data);
+                    store.append_outbox(&[event]).await.map_err(store_err(id, "appending user.mailbox_resolved"))?;
+                }
+                Ok(Some(next))
+            }
+            None => {
+                self.unwatch(id);
+                next.synced_at = None;
+                store.set_mailbox_state(id, &next).await.map_err(store_err(id, "storing the mailbox state"))?;
+                let reason = next.last_error.clone().unwrap_or_else(|| match next.state {
+                    MailboxStatus::NotFound => "no identifier resolved to a mailbox".to_owned(),
+                    _ => "the mailbox could not be resolved".to_owned(),
+                });
+                tracing::info!(user = %id, state = %next.state, reason = %reason, "mailbox not resolved");
+                if previous.map(|p| p.state) != Some(next.state) {
+                    self.subscription_failed(id, &next, &reason).await;
+                }
+                if next.state == MailboxStatus::NotFound {
+                    Ok(None)
+                } else {
+                    Err(scheduler::Failed::new(format!("resolving {id}: {reason}"), Work::resolve()))
+                }
+            }
+        }
+    }
+
+    /// One run of a user's work (see the module documentation).
+    async fn process(&self, id: UserId, mut work: Work) -> Result<(), scheduler::Failed> {
+        let store = &self.ctx.store;
+        let Some(entry) = store.get_user(&id).await.map_err(store_err(&id, "reading the user"))? else {
+            self.removed(&id);
+            return Ok(());
+        };
+        let mut state = store.mailbox_state(&id).await.map_err(store_err(&id, "reading the mailbox state"))?;
+        let server_known = |s: &MailboxState| s.exchange.as_deref().is_some_and(|n| self.ctx.server(n).is_some());
+        let unresolved = state.as_ref().is_none_or(|s| s.mailbox.is_none() || !server_known(s));
+        if work.resolve || unresolved {
+            match self.resolve(&entry.user, state.as_ref()).await? {
+                Some(resolved) => {
+                    if resolved.synced_at.is_none() {
+                        work.sync = Some(work.sync.unwrap_or(SyncMode::Incremental));
+                        work.oof = true;
+                    }
+                    state = Some(resolved);
+                }
+                None => return Ok(()),
+            }
+        }
+        let Some(mut state) = state else { return Ok(()) };
+        let (Some(mailbox), Some(server)) = (
+            state.mailbox.as_deref().and_then(|m| SmtpAddress::parse(m).ok()),
+            state.exchange.as_deref().and_then(|n| self.ctx.server(n)).cloned(),
+        ) else {
+            return Err(scheduler::Failed::new(format!("{id}: stored mailbox is unusable"), Work::resolve()));
+        };
+
+        if let Some(mode) = work.sync {
+            let started = Instant::now();
+            match sync_folder(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, mode, Timestamp::now()).await {
+                Ok(report) => {
+                    tracing::debug!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, ?mode,
+                        created = report.created, updated = report.updated, deleted = report.deleted,
+                        requests = report.requests, resynced = report.resynced, took = ?started.elapsed(), "synced");
+                    if !self.is_watched(&id, &server.name, &mailbox) {
+                        self.watch(&id, &server.name, &mailbox);
+                    }
+                    state.synced_at = Some(Timestamp::now());
+                    state.updated_at = Timestamp::now();
+                    state.last_error = None;
+                    if state.state != MailboxStatus::Subscribed {
+                        state.state = MailboxStatus::Subscribed;
+                        tracing::info!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, "subscribed");
+                    }
+                    store.set_mailbox_state(&id, &state).await.map_err(store_err(&id, "storing the mailbox state"))?;
+                    self.presence.recompute(&id);
+                }
+                Err(e) => {
+                    let mailbox_level = e.is_mailbox_error();
+                    let reason = format!("sync of {} on {} failed: {e}", mailbox.as_str(), server.name);
+                    tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, mailbox_level,
+                        error = %e, "sync failed");
+                    let before = state.state;
+                    state.state = MailboxStatus::Error;
+                    state.last_error = Some(reason.clone());
+                    state.updated_at = Timestamp::now();
+                    store.set_mailbox_state(&id, &state).await.map_err(store_err(&id, "storing the mailbox state"))?;
+                    if before != MailboxStatus::Error {
+                        self.subscription_failed(&id, &state, &reason).await;
+                    }
+                    let retry = if mailbox_level { Work::resolve().merge(Work::sync(mode)) } else { Work::sync(mode) };
+                    return Err(scheduler::Failed::new(reason, retry.merge(Work { oof: work.oof, ..Work::default() })));
+                }
+            }
+        }
+
+        if work.oof {
+            match reads::oof(&self.ctx, &server, &mailbox).await {
+                Ok(oof) => self.presence.set_oof(&id, oof),
+                Err(e) => {
+                    tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, error = %e,
+                        "OOF poll failed");
+                    if self.presence.oof(&id).is_none() {
+                        self.presence.set_oof(&id, Oof::disabled());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_user(&self, id: &UserId) -> Result<DirectoryEntry, EngineError> {
+        self.check_open()?;
+        let store = &self.ctx.store;
+        let entry = match store.get_user(id).await? {
+            Some(entry) => entry,
+            None => {
+                if self.options.directory.is_pulled()
+                    && let Err(e) = self.refresh_directory().await
+                {
+                    tracing::warn!(user = %id, error = %e, "directory refresh for an unknown user failed");
+                }
+                store.get_user(id).await?.ok_or_else(|| EngineError::UnknownUser(id.clone()))?
+            }
+        };
+        let never_resolved = entry.mailbox.mailbox.is_none()
+            && entry.mailbox.attempts.is_empty()
+            && entry.mailbox.state == MailboxStatus::Pending;
+        if !never_resolved {
+            return Ok(entry);
+        }
+        let done = self.scheduler.trigger_and_wait(id.clone(), Work::resolve());
+        let _ = tokio::time::timeout(RESOLVE_WAIT, done).await;
+        store.get_user(id).await?.ok_or_else(|| EngineError::UnknownUser(id.clone()))
+    }
+
+    fn mailbox_of(&self, entry: &DirectoryEntry) -> Result<(SmtpAddress, Arc<ExchangeServer>), EngineError> {
+        let m = &entry.mailbox;
+        let found = m
+            .mailbox
+            .as_deref()
+            .and_then(|m| SmtpAddress::parse(m).ok())
+            .zip(m.exchange.as_deref().and_then(|n| self.ctx.server(n)).cloned());
+        found.ok_or_else(|| EngineError::NoMailbox {
+            user: entry.user.id.clone(),
+            reason: m.last_error.clone().unwrap_or_else(|| format!("mailbox state {}", m.state)),
+        })
+    }
+}
+
+fn check_range(start: Timestamp, end: Timestamp) -> Result<(), EngineError> {
+    if start < end { Ok(()) } else { Err(EngineError::Invalid(format!("start {start} is not before end {end}"))) }
+}
+
+#[async_trait]
+impl Connector for Engine {
+    async fn replace_users(&self, users: Vec<DirectoryUser>, force: bool) -> Result<DirectoryDiff, EngineError> {
+        self.inner.check_open()?;
+        let guard = if force { ReplaceGuard::force() } else { ReplaceGuard::default() };
+        let diff = self.ctx.store.replace_directory(&users, guard).await.map_err(|e| match e {
+            StoreError::MassDelete { .. } => EngineError::MassDelete(e.to_string()),
+            StoreError::Invalid(msg) => EngineError::Invalid(msg),
+            e => EngineError::Store(e),
+        })?;
+        self.inner.apply_diff(&diff);
+        Ok(diff)
+    }
+
+    async fn upsert_user(&self, user: DirectoryUser) -> Result<UpsertOutcome, EngineError> {
+        self.inner.check_open()?;
+        let outcome = self.ctx.store.upsert_user(&user).await.map_err(|e| match e {
+            StoreError::Invalid(msg) => EngineError::Invalid(msg),
+            e => EngineError::Store(e),
+        })?;
+        if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated { identifiers_changed: true }) {
+            self.inner.scheduler.trigger(user.id.clone(), Work::resolve());
+        }
+        Ok(outcome)
+    }
+
+    async fn delete_user(&self, user: &UserId) -> Result<bool, EngineError> {
+        self.inner.check_open()?;
+        let removed = self.ctx.store.delete_user(user).await?;
+        if removed.is_some() {
+            self.inner.removed(user);
+        }
+        Ok(removed.is_some())
+    }
+
+    async fn list_users(&self) -> Result<Vec<DirectoryEntry>, EngineError> {
+        Ok(self.ctx.store.list_users().await?)
+    }
+
+    async fn ensure_user(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
+        self.inner.ensure_user(user).await
+    }
+
+    async fn events(&self, user: &UserId, start: Timestamp, end: Timestamp) -> Result<Vec<EventDoc>, EngineError> {
+        check_range(start, end)?;
+        let entry = self.inner.ensure_user(user).await?;
+        if entry.mailbox.synced_at.is_some() {
+            let rows = self.ctx.store.events_in_window(user, FolderKind::Calendar, start, end).await?;
+            return Ok(rows
+                .into_iter()
+                .filter_map(|row| match serde_json::from_value::<EventDoc>(row.event) {
+                    Ok(doc) => Some(doc),
+                    Err(e) => {
+                        tracing::warn!(user = %user, uid = %row.key.uid, error = %e, "mirror row is not an event document");
+                        None
+                    }
+                })
+                .collect());
+        }
+        let (mailbox, server) = self.inner.mailbox_of(&entry)?;
+        Ok(reads::calendar_view(&self.ctx, &server, &mailbox, start, end).await?)
+    }
+
+    async fn presence(&self, user: &UserId) -> Result<PresenceDoc, EngineError> {
+        let entry = self.inner.ensure_user(user).await?;
+        let (mailbox, server) = self.inner.mailbox_of(&entry)?;
+        let oof = match self.inner.presence.oof(user) {
+            Some(oof) => oof,
+            None => {
+                let oof = reads::oof(&self.ctx, &server, &mailbox).await?;
+                self.inner.presence.set_oof(user, oof.clone());
+                oof
+            }
+        };
+        let horizon = Duration::from_secs(u64::from(self.ctx.settings.window_future_days.max(1)) * 24 * 3600);
+        let (doc, _) = presence::compute(self.ctx.store.as_ref(), user, &oof, horizon, Timestamp::now()).await?;
+        Ok(doc)
+    }
+
+    async fn free_busy(
+        &self,
+        user: &UserId,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<FreeBusySlot>, EngineError> {
+        check_range(start, end)?;
+        let entry = self.inner.ensure_user(user).await?;
+        let (mailbox, server) = self.inner.mailbox_of(&entry)?;
+        Ok(reads::free_busy(&self.ctx, &server, &mailbox, start, end).await?)
+    }
+
+    async fn readiness(&self) -> Readiness {
+        let mut cached = self.inner.readiness.lock().await;
+        if let Some((at, readiness)) = cached.as_ref()
+            && at.elapsed() < READINESS_TTL
+        {
+            return readiness.clone();
+        }
+        let store = self.ctx.store.health().await.map(|_| ()).map_err(|e| e.to_string());
+        let mut exchange = Vec::with_capacity(self.ctx.servers.len());
+        for server in &self.ctx.servers {
+            let check = tokio::time::timeout(Duration::from_secs(10), server.client.check_connection(None)).await;
+            let result = match check {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 10 s".to_owned()),
+            };
+            exchange.push((server.name.clone(), result));
+        }
+        let readiness = Readiness { store, exchange };
+        *cached = Some((Instant::now(), readiness.clone()));
+        readiness
+    }
+}
