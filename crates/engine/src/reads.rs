@@ -4,7 +4,8 @@
 use ews_client::{ErrorClass, ErrorKind, EwsError};
 use ews_proto::items::{CalendarItem, Item, LegacyFreeBusy};
 use ews_proto::ops::{
-    FindItem, FreeBusyViewType, GetItem, GetUserAvailabilityRequest, GetUserOofSettingsRequest, TimeWindow,
+    FindItem, FreeBusyViewType, GetItem, GetUserAvailabilityRequest, GetUserOofSettingsRequest, MAX_TIME_WINDOW_DAYS,
+    TimeWindow,
 };
 use ews_proto::shape::{BaseShape, ItemShape};
 use ews_proto::values::DateTime;
@@ -139,15 +140,13 @@ pub fn merge_slots(
     out
 }
 
-/// Free/busy of `mailbox` in `[start, end)` (GetUserAvailability, FreeBusy view), merged.
-pub async fn free_busy(
-    ctx: &Context,
+/// The busy blocks of one GetUserAvailability request.
+async fn free_busy_blocks(
     server: &ExchangeServer,
     mailbox: &SmtpAddress,
     start: Timestamp,
     end: Timestamp,
-) -> Result<Vec<FreeBusySlot>, EwsError> {
-    let _ = ctx;
+) -> Result<Vec<(Timestamp, Timestamp, LegacyFreeBusy)>, EwsError> {
     let op = GetUserAvailabilityRequest::free_busy(
         &[mailbox.as_str()],
         TimeWindow::new(DateTime::utc(start), DateTime::utc(end)),
@@ -164,13 +163,34 @@ pub async fn free_busy(
         return Err(message_error(server, "GetUserAvailability", Some(mailbox), status));
     }
     let utc = jiff::tz::TimeZone::UTC;
-    let blocks: Vec<(Timestamp, Timestamp, LegacyFreeBusy)> = first
+    Ok(first
         .free_busy_view
         .and_then(|v| v.calendar_events)
         .unwrap_or_default()
         .iter()
         .filter_map(|e| Some((e.start_time.timestamp_in(&utc)?, e.end_time.timestamp_in(&utc)?, e.busy_type)))
-        .collect();
+        .collect())
+}
+
+/// Free/busy of `mailbox` in `[start, end)` (GetUserAvailability, FreeBusy view; windows
+/// longer than the server's limit are asked in chunks), merged: see [`merge_slots`].
+pub async fn free_busy(
+    ctx: &Context,
+    server: &ExchangeServer,
+    mailbox: &SmtpAddress,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Vec<FreeBusySlot>, EwsError> {
+    let _ = ctx;
+    // GetUserAvailability answers at most MAX_TIME_WINDOW_DAYS per request: ask in chunks.
+    let chunk = MAX_TIME_WINDOW_DAYS * 86_400;
+    let mut blocks: Vec<(Timestamp, Timestamp, LegacyFreeBusy)> = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = Timestamp::from_second(from.as_second().saturating_add(chunk)).unwrap_or(end).min(end);
+        blocks.extend(free_busy_blocks(server, mailbox, from, to).await?);
+        from = to;
+    }
     Ok(merge_slots(&blocks, start, end)
         .into_iter()
         .map(|(s, e, st)| FreeBusySlot {

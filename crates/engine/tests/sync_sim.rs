@@ -9,6 +9,7 @@ use ews_proto::items::{CalendarItem, Item, ItemFields, Recurrence, RecurrencePat
 use ews_proto::ops::FindItem;
 use ews_proto::shape::{BaseShape, ItemShape};
 use ews_proto::values::{Date as XDate, DateTime};
+use ews_proto::xml::XmlText;
 use ews_proto::{BaseItemId, FolderId, ItemId, OccurrenceItemId};
 use exbridge_engine::EngineSettings;
 use exbridge_engine::event::EventId;
@@ -79,8 +80,8 @@ async fn mirror_view(env: &Env, window: (Timestamp, Timestamp)) -> BTreeSet<(Str
 fn appointment(subject: &str, start: &str, end: &str, zone: &str) -> CalendarItem {
     CalendarItem {
         item: ItemFields { subject: Some(subject.into()), ..ItemFields::default() },
-        start: Some(start.parse().unwrap()),
-        end: Some(end.parse().unwrap()),
+        start: Some(<DateTime as XmlText>::from_text(start).unwrap()),
+        end: Some(<DateTime as XmlText>::from_text(end).unwrap()),
         start_time_zone_id: Some(zone.into()),
         ..CalendarItem::default()
     }
