@@ -1,14 +1,48 @@
 //! One folder of one mailbox: SyncFolderItems → GetItem → [`crate::plan`] → one store
 //! transaction (mirror changes + sync state + outbox entries).
 //!
-//! STUB: the signatures are the interface the runtime codes against; the bodies come next.
+//! # A pass
+//!
+//! 1. `SyncFolderItems` (IdOnly) from the stored state, `sync_page_size` changes per page,
+//!    until `IncludesLastItemInRange`.
+//! 2. Per page: `GetItem` of the created/updated ids in batches of `get_item_batch` (all
+//!    properties plus the recurrence, occurrence lists, zone ids and the text body), then one
+//!    more round for the exceptions (`ModifiedOccurrences`) of the fetched masters that touch
+//!    the window, all masters' exceptions batched together. A created/updated item that
+//!    GetItem no longer finds is treated as deleted.
+//! 3. Per page: the items are mapped ([`crate::mapping`]) in the sync window (`ctx.window(now)`
+//!    widened to whole UTC days), planned against the mirror ([`crate::plan`]) and written with
+//!    the page's sync state in ONE `apply_mirror_changes`: the state is never ahead of the
+//!    mirror.
+//!
+//! # Full passes
+//!
+//! Without a sync state (first sync, [`SyncMode::Full`], or after `ErrorInvalidSyncStateData`)
+//! every item Exchange has is listed and the last page is planned against the *whole* mirror:
+//! identical items raise nothing, items missing from Exchange are deleted, occurrences that
+//! left the window are forgotten and those that entered it are added, silently. During such a
+//! pass the sync state is written only with the last page (an interrupted full pass starts
+//! over, rather than leaving deletions undetected behind a saved state).
+//!
+//! EWS requests are counted in [`SyncReport::requests`]: an initial sync of 50 items is one
+//! SyncFolderItems, one GetItem, plus one GetItem for exceptions if any series has some.
 
-use ews_client::EwsError;
-use ews_proto::SmtpAddress;
-use exbridge_store::{FolderKind, OutboxEntry, StoreError, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ews_client::{ErrorClass, ErrorKind, EwsError};
+use ews_proto::items::{CalendarItem, CalendarItemType, Item};
+use ews_proto::ops::{GetItem, SyncChange, SyncFolderItems};
+use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
+use ews_proto::{FolderId, ResponseCode, ResponseStatus, SmtpAddress};
+use exbridge_store::{
+    FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError, SyncState,
+    UserId,
+};
 use jiff::Timestamp;
 
 use crate::context::{Context, ExchangeServer};
+use crate::mapping::{self, MappedItem};
+use crate::plan::{self, PlanInput};
 
 /// How to synchronise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +68,10 @@ pub struct SyncReport {
     pub initial: bool,
     /// The outbox entries appended.
     pub entries: Vec<OutboxEntry>,
+    /// Mirror changes written (upserts, tombstones and forgets, silent ones included).
+    pub mirror_changes: usize,
+    /// SyncFolderItems pages read.
+    pub pages: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +90,66 @@ impl SyncError {
     }
 }
 
+/// The calendar properties mapping needs on top of `AllProperties`.
+const CALENDAR_FIELDS: &[&str] = &[
+    "calendar:UID",
+    "calendar:Recurrence",
+    "calendar:ModifiedOccurrences",
+    "calendar:DeletedOccurrences",
+    "calendar:StartTimeZoneId",
+    "calendar:EndTimeZoneId",
+    "calendar:StartTimeZone",
+    "calendar:IsCancelled",
+    "calendar:OriginalStart",
+    "item:Body",
+    "item:LastModifiedTime",
+];
+
+/// The GetItem shape of a sync: everything mapping reads, the body as text.
+pub fn item_shape() -> ItemShape {
+    let mut shape = ItemShape::new(BaseShape::AllProperties).with_fields(CALENDAR_FIELDS);
+    shape.body_type = Some(BodyTypeResponse::Text);
+    shape
+}
+
+/// `ctx.window(now)` widened to whole UTC days, so that the window moves once a day.
+pub fn day_window(ctx: &Context, now: Timestamp) -> (Timestamp, Timestamp) {
+    let (start, end) = ctx.window(now);
+    let day = 86_400;
+    let floor = start.as_second().div_euclid(day) * day;
+    let ceil = (end.as_second() + day - 1).div_euclid(day) * day;
+    (Timestamp::from_second(floor).unwrap_or(start), Timestamp::from_second(ceil).unwrap_or(end))
+}
+
+/// An EWS error for a failed response message (the client passes per-message failures of
+/// mailbox-local codes through; the code is in the message).
+pub(crate) fn message_error(
+    server: &ExchangeServer,
+    operation: &str,
+    mailbox: Option<&SmtpAddress>,
+    status: &ResponseStatus,
+) -> EwsError {
+    let code = status.code();
+    let text = status.message_text.clone().unwrap_or_default();
+    let who = mailbox.map(|m| format!(" for {m}")).unwrap_or_default();
+    EwsError::new(
+        ErrorClass::of_code(&code),
+        ErrorKind::Response,
+        format!("server {:?}, {operation}{who}: {code}: {text}", server.name),
+    )
+}
+
+enum PassError {
+    InvalidSyncState,
+    Sync(SyncError),
+}
+
+impl<E: Into<SyncError>> From<E> for PassError {
+    fn from(e: E) -> Self {
+        PassError::Sync(e.into())
+    }
+}
+
 /// Synchronises one folder of `mailbox` (impersonated) into `user`'s mirror.
 pub async fn sync_folder(
     ctx: &Context,
@@ -62,6 +160,252 @@ pub async fn sync_folder(
     mode: SyncMode,
     now: Timestamp,
 ) -> Result<SyncReport, SyncError> {
-    let _ = (ctx, server, user, mailbox, folder, mode, now);
-    todo!("sync_folder")
+    let mut report = SyncReport::default();
+    let stored = ctx.store.sync_state(user, folder).await?;
+    report.initial = stored.is_none();
+    let mut state = match mode {
+        SyncMode::Incremental => stored.map(|s| s.sync_state),
+        SyncMode::Full => None,
+    };
+    let pass = Pass { ctx, server, user, mailbox, folder, now, window: day_window(ctx, now) };
+    loop {
+        match pass.run(state.take(), &mut report).await {
+            Ok(()) => return Ok(report),
+            Err(PassError::InvalidSyncState) if !report.resynced => {
+                tracing::warn!(user = %user, mailbox = %mailbox, folder = %folder,
+                    "the sync state is invalid (ErrorInvalidSyncStateData); resynchronising the whole folder");
+                ctx.store.clear_sync_state(user, folder).await?;
+                report.resynced = true;
+            }
+            Err(PassError::InvalidSyncState) => {
+                return Err(SyncError::Exchange(EwsError::new(
+                    ErrorClass::Mailbox,
+                    ErrorKind::Response,
+                    format!("SyncFolderItems for {mailbox}: ErrorInvalidSyncStateData without a sync state"),
+                )));
+            }
+            Err(PassError::Sync(e)) => return Err(e),
+        }
+    }
+}
+
+struct Pass<'a> {
+    ctx: &'a Context,
+    server: &'a ExchangeServer,
+    user: &'a UserId,
+    mailbox: &'a SmtpAddress,
+    folder: FolderKind,
+    now: Timestamp,
+    window: (Timestamp, Timestamp),
+}
+
+impl Pass<'_> {
+    fn folder_id(&self) -> FolderId {
+        match self.folder {
+            FolderKind::Calendar => FolderId::calendar(),
+            FolderKind::Tasks => FolderId::tasks(),
+        }
+    }
+
+    async fn run(&self, mut state: Option<SyncState>, report: &mut SyncReport) -> Result<(), PassError> {
+        let full = state.is_none();
+        let mut mirror: Option<BTreeMap<MirrorKey, MirrorEvent>> = None;
+        let mut seen: Vec<MappedItem> = Vec::new();
+        let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
+        loop {
+            let request =
+                SyncFolderItems::new(self.folder_id(), state.clone().map(|s| s.into_string().into()), page_size);
+            report.requests += 1;
+            report.pages += 1;
+            let response = self.server.client.call(Some(self.mailbox), request).await?;
+            let Some(msg) = response.messages.into_iter().next() else {
+                return Err(EwsError::new(
+                    ErrorClass::Transient,
+                    ErrorKind::Protocol,
+                    format!("SyncFolderItems for {}: no response message", self.mailbox),
+                )
+                .into());
+            };
+            if !msg.status.is_success() {
+                if msg.status.code() == ResponseCode::ErrorInvalidSyncStateData && state.is_some() {
+                    return Err(PassError::InvalidSyncState);
+                }
+                return Err(message_error(self.server, "SyncFolderItems", Some(self.mailbox), &msg.status).into());
+            }
+            let last_page = msg.includes_last_item_in_range != Some(false);
+            let new_state = msg.sync_state.clone().map(|s| SyncState::new(s.0));
+
+            // What changed on this page.
+            let mut changed: Vec<ews_proto::ItemId> = Vec::new();
+            let mut changed_seen = BTreeSet::new();
+            let mut deleted: Vec<ItemId> = Vec::new();
+            for change in msg.changes() {
+                match change {
+                    SyncChange::Create(item) | SyncChange::Update(item) => {
+                        if let Some(id) = item.item_id()
+                            && changed_seen.insert(id.id.as_str().to_owned())
+                        {
+                            changed.push(id.clone());
+                        }
+                    }
+                    SyncChange::Delete(id) => deleted.push(ItemId::new(id.id.as_str())),
+                    SyncChange::ReadFlagChange { .. } => {}
+                }
+            }
+            let (items, missing) = self.fetch(&changed, report).await?;
+            deleted.extend(missing);
+
+            let has_work = !items.is_empty() || !deleted.is_empty() || (full && last_page);
+            if has_work && mirror.is_none() {
+                let rows = self.ctx.store.list_mirror(self.user, self.folder).await?;
+                mirror = Some(rows.into_iter().map(|r| (r.key.clone(), r)).collect());
+            }
+            let mut page_items = Vec::new();
+            if let Some(m) = &mirror {
+                for (item, exceptions) in &items {
+                    match self.map(item, exceptions, m) {
+                        Ok(mapped) => page_items.push(mapped),
+                        Err(e) => tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
+                            "calendar item skipped"),
+                    }
+                }
+            }
+            let final_full = full && last_page;
+            let save_state = !full || last_page;
+            let (changes, outbox, counts) = match &mirror {
+                Some(m) => {
+                    let before: Vec<MirrorEvent> = m.values().cloned().collect();
+                    // A full pass plans its intermediate pages on their own items, and its last
+                    // page on every item seen against the whole mirror.
+                    if full {
+                        seen.extend(page_items.iter().cloned());
+                    }
+                    let present: &[MappedItem] = if final_full { &seen } else { &page_items };
+                    let p = plan::plan(&PlanInput {
+                        user: self.user,
+                        now: self.now,
+                        before: &before,
+                        present,
+                        deleted: &deleted,
+                        full: final_full,
+                    });
+                    (p.changes, p.outbox, (p.created, p.updated, p.deleted))
+                }
+                None => (Vec::new(), Vec::new(), (0, 0, 0)),
+            };
+            let sync_state = match (&new_state, save_state) {
+                (Some(s), true) => Some(FolderSyncState {
+                    user_id: self.user.clone(),
+                    folder: self.folder,
+                    sync_state: s.clone(),
+                    updated_at: self.now,
+                }),
+                _ => None,
+            };
+            if !changes.is_empty() || !outbox.is_empty() || sync_state.is_some() {
+                let entries =
+                    self.ctx.store.apply_mirror_changes(self.user, &changes, sync_state.as_ref(), &outbox).await?;
+                report.entries.extend(entries);
+            }
+            if let Some(m) = &mut mirror {
+                plan::apply_in_memory(m, &changes);
+                // Tombstones are not part of the live mirror the next page plans against.
+                m.retain(|_, r| !r.deleted);
+            }
+            report.mirror_changes += changes.len();
+            report.created += counts.0;
+            report.updated += counts.1;
+            report.deleted += counts.2;
+            state = new_state;
+            if last_page {
+                return Ok(());
+            }
+        }
+    }
+
+    /// GetItem of the changed items, then of the exceptions of the masters among them.
+    /// Returns the calendar items with their exceptions, and the ids GetItem no longer finds.
+    #[allow(clippy::type_complexity)]
+    async fn fetch(
+        &self,
+        ids: &[ews_proto::ItemId],
+        report: &mut SyncReport,
+    ) -> Result<(Vec<(CalendarItem, HashMap<InstanceKey, CalendarItem>)>, Vec<ItemId>), PassError> {
+        let (items, missing) = self.get_items(ids, report).await?;
+        let exception_ids: Vec<ews_proto::ItemId> = items
+            .iter()
+            .filter(|c| c.calendar_item_type == Some(CalendarItemType::RecurringMaster) || c.recurrence.is_some())
+            .flat_map(|c| mapping::exception_ids_in_window(c, self.window))
+            .collect();
+        let (exceptions, _) = self.get_items(&exception_ids, report).await?;
+        let mut by_uid: HashMap<String, HashMap<InstanceKey, CalendarItem>> = HashMap::new();
+        for e in exceptions {
+            let zone = mapping::item_zone(&e);
+            let original = e.original_start.or(e.recurrence_id).and_then(|o| o.timestamp_in(&zone.tz));
+            if let (Some(uid), Some(original)) = (e.uid.clone(), original) {
+                by_uid.entry(uid).or_default().insert(InstanceKey::occurrence(original), e);
+            }
+        }
+        let out = items
+            .into_iter()
+            .map(|c| {
+                let ex = c.uid.as_ref().and_then(|u| by_uid.remove(u)).unwrap_or_default();
+                (c, ex)
+            })
+            .collect();
+        Ok((out, missing))
+    }
+
+    async fn get_items(
+        &self,
+        ids: &[ews_proto::ItemId],
+        report: &mut SyncReport,
+    ) -> Result<(Vec<CalendarItem>, Vec<ItemId>), PassError> {
+        let mut items = Vec::new();
+        let mut missing = Vec::new();
+        let batch = self.ctx.settings.get_item_batch.max(1);
+        for chunk in ids.chunks(batch) {
+            report.requests += 1;
+            let response =
+                self.server.client.call(Some(self.mailbox), GetItem::new(chunk.to_vec(), item_shape())).await?;
+            for (i, msg) in response.messages.into_iter().enumerate() {
+                if !msg.status.is_success() {
+                    let code = msg.status.code();
+                    let id = chunk.get(i).map(|x| x.id.as_str().to_owned()).unwrap_or_default();
+                    if code == ResponseCode::ErrorItemNotFound {
+                        missing.push(ItemId::new(id));
+                        continue;
+                    }
+                    let err = message_error(self.server, "GetItem", Some(self.mailbox), &msg.status);
+                    if err.class() == ErrorClass::Mailbox {
+                        tracing::warn!(user = %self.user, item = %id, error = %err, "item skipped");
+                        continue;
+                    }
+                    return Err(err.into());
+                }
+                for item in msg.items {
+                    if let Item::Calendar(c) = item {
+                        items.push(c);
+                    }
+                }
+            }
+        }
+        Ok((items, missing))
+    }
+
+    fn map(
+        &self,
+        item: &CalendarItem,
+        exceptions: &HashMap<InstanceKey, CalendarItem>,
+        mirror: &BTreeMap<MirrorKey, MirrorEvent>,
+    ) -> Result<MappedItem, mapping::MappingError> {
+        // An item without UID keeps the key the mirror gave its ItemId at its first sighting.
+        let uid_override = match (&item.uid, &item.item.item_id) {
+            (None, Some(id)) => {
+                mirror.values().find(|r| r.item_id.as_str() == id.id.as_str()).map(|r| r.key.uid.as_str().to_owned())
+            }
+            _ => None,
+        };
+        mapping::map_calendar_item(item, exceptions, self.window, &self.ctx.joins, self.folder, uid_override.as_deref())
+    }
 }

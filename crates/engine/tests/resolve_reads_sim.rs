@@ -1,0 +1,146 @@
+//! Mailbox resolution and live reads against the simulator.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use exbridge_engine::EngineSettings;
+use exbridge_engine::reads::{calendar_view, free_busy, oof};
+use exbridge_engine::resolve::resolve_mailbox;
+use exbridge_engine::sync::{SyncMode, day_window, sync_folder};
+use exbridge_sim::store::MailboxSpec;
+use exbridge_store::{AttemptOutcome, DirectoryUser, FolderKind, MailboxStatus, MatchedBy};
+use support::{Env, LIMIT, anchor_now};
+
+fn user(id: &str) -> DirectoryUser {
+    DirectoryUser::new(id)
+}
+
+#[tokio::test]
+async fn users_resolve_by_work_email_personal_alias_and_external_uid() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(3, 2, EngineSettings::default()).await;
+        env.sim
+            .store()
+            .add_mailbox(MailboxSpec {
+                smtp: "erika.mustermann@contoso.test".into(),
+                aliases: vec!["emp-4711@contoso.test".into()],
+                display_name: Some("Erika Mustermann".into()),
+                time_zone: Some("W. Europe Standard Time".into()),
+            })
+            .unwrap();
+        let now = anchor_now();
+
+        // Only a work e-mail.
+        let mut work = user("w");
+        work.work_email = Some("user1@contoso.test".into());
+        let r = resolve_mailbox(&env.ctx, &work, None, now).await;
+        assert_eq!(r.state.state, MailboxStatus::Pending);
+        assert_eq!(r.state.matched_by, Some(MatchedBy::WorkEmail));
+        assert_eq!(r.state.mailbox.as_deref(), Some("user1@contoso.test"));
+        assert_eq!(r.state.exchange.as_deref(), Some("sim"));
+        assert_eq!(
+            r.resolved.as_ref().map(|(m, s)| (m.as_str(), s.name.as_str())),
+            Some(("user1@contoso.test", "sim"))
+        );
+
+        // A login e-mail that matches nothing, then a personal e-mail that is an alias: the primary.
+        let mut personal = user("p");
+        personal.login_email = Some("nobody@contoso.test".into());
+        personal.personal_email = Some("u2@alias.contoso.test".into());
+        let r = resolve_mailbox(&env.ctx, &personal, None, now).await;
+        assert_eq!(r.state.matched_by, Some(MatchedBy::PersonalEmail));
+        assert_eq!(r.state.mailbox.as_deref(), Some("user2@contoso.test"));
+        let outcomes: Vec<_> = r.state.attempts.iter().map(|a| (a.identifier, a.outcome.clone())).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                (MatchedBy::LoginEmail, AttemptOutcome::NotFound),
+                (MatchedBy::PersonalEmail, AttemptOutcome::Resolved { mailbox: "user2@contoso.test".into() }),
+            ]
+        );
+
+        // An external UID found by ambiguous name resolution of an alias.
+        let mut external = user("x");
+        external.external_uid = Some("emp-4711".into());
+        let r = resolve_mailbox(&env.ctx, &external, None, now).await;
+        assert_eq!(r.state.matched_by, Some(MatchedBy::ExternalUid));
+        assert_eq!(r.state.mailbox.as_deref(), Some("erika.mustermann@contoso.test"));
+
+        // Resolving again puts the remembered identifier first and extends the log.
+        let again = resolve_mailbox(&env.ctx, &personal, Some(&r_state(&personal, &env, now).await), now).await;
+        assert_eq!(again.state.attempts.last().map(|a| a.identifier), Some(MatchedBy::PersonalEmail));
+
+        // Nothing matches.
+        let mut nobody = user("n");
+        nobody.work_email = Some("ghost@contoso.test".into());
+        nobody.external_uid = Some("zz-no-such-employee".into());
+        let r = resolve_mailbox(&env.ctx, &nobody, None, now).await;
+        assert_eq!(r.state.state, MailboxStatus::NotFound);
+        assert!(r.resolved.is_none() && r.state.mailbox.is_none());
+        assert_eq!(r.state.attempts.len(), 2);
+        assert!(r.state.attempts.iter().all(|a| a.outcome == AttemptOutcome::NotFound));
+        println!("not found: {:?}", r.state.last_error);
+        println!("attempt log: {}", serde_json::to_string(&r.state.attempts).unwrap());
+
+        // An external UID matching several mailboxes is not an answer.
+        let mut vague = user("v");
+        vague.external_uid = Some("user".into());
+        let r = resolve_mailbox(&env.ctx, &vague, None, now).await;
+        assert_eq!(r.state.state, MailboxStatus::NotFound);
+        assert!(
+            matches!(&r.state.attempts[0].outcome, AttemptOutcome::Error { message } if message.contains("ambiguous"))
+        );
+    })
+    .await
+    .expect("test took too long");
+}
+
+/// A previous state of `user` that matched by its personal e-mail.
+async fn r_state(u: &DirectoryUser, env: &Env, now: jiff::Timestamp) -> exbridge_store::MailboxState {
+    let mut reordered = u.clone();
+    reordered.login_email = None;
+    let r = resolve_mailbox(&env.ctx, &reordered, None, now).await;
+    assert_eq!(r.state.matched_by, Some(MatchedBy::PersonalEmail));
+    r.state
+}
+
+#[tokio::test]
+async fn live_calendar_view_gives_the_mirror_ids_and_free_busy_and_oof_answer() {
+    tokio::time::timeout(LIMIT, async {
+        let settings = EngineSettings { window_future_days: 14, ..EngineSettings::default() };
+        let env = Env::start(1, 20, settings).await;
+        let now = anchor_now();
+        let server = env.server();
+        sync_folder(&env.ctx, &server, &env.user, &env.mailbox, FolderKind::Calendar, SyncMode::Incremental, now)
+            .await
+            .unwrap();
+        let window = day_window(&env.ctx, now);
+        let live = calendar_view(&env.ctx, &server, &env.mailbox, window.0, window.1).await.unwrap();
+        let mirrored =
+            env.ctx.store.events_in_window(&env.user, FolderKind::Calendar, window.0, window.1).await.unwrap();
+        let live_ids: BTreeSet<String> = live.iter().map(|d| d.id.clone()).collect();
+        let mirror_ids: BTreeSet<String> =
+            mirrored.iter().map(|r| r.event["id"].as_str().unwrap().to_owned()).collect();
+        assert!(!live_ids.is_empty());
+        assert_eq!(live_ids, mirror_ids);
+        for doc in &live {
+            let row = mirrored.iter().find(|r| r.event["id"] == doc.id.as_str()).unwrap();
+            assert_eq!(row.event["start"], doc.start.as_str(), "{}", doc.id);
+            assert_eq!(row.event["subject"], doc.subject.as_str(), "{}", doc.id);
+        }
+        println!("live view: {} events, same ids as the mirror", live.len());
+
+        let slots = free_busy(&env.ctx, &server, &env.mailbox, window.0, window.1).await.unwrap();
+        assert!(!slots.is_empty());
+        for w in slots.windows(2) {
+            assert!(w[0].end <= w[1].start, "slots overlap: {w:?}");
+        }
+        println!("free/busy: {} slots, first {:?}", slots.len(), slots.first());
+
+        let o = oof(&env.ctx, &server, &env.mailbox).await.unwrap();
+        println!("oof: {:?}", o.state);
+    })
+    .await
+    .expect("test took too long");
+}
