@@ -43,6 +43,10 @@ struct Plan {
     fail_first: usize,
     /// Answer 500 to every call for these users.
     fail_users: HashSet<String>,
+    /// Wait this long before answering.
+    delay: Duration,
+    /// Requests that arrived (answered or not).
+    started: usize,
 }
 
 #[derive(Clone, Default)]
@@ -51,6 +55,12 @@ struct Receiver(Arc<Mutex<Plan>>);
 async fn receive(State(r): State<Receiver>, Path(hook): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let user = payload["user_id"].as_str().unwrap_or_default().to_owned();
+    let delay = {
+        let mut plan = r.0.lock().unwrap();
+        plan.started += 1;
+        plan.delay
+    };
+    tokio::time::sleep(delay).await;
     let mut plan = r.0.lock().unwrap();
     let status = if plan.fail_first > 0 {
         plan.fail_first -= 1;
@@ -341,4 +351,35 @@ async fn a_restarted_dispatcher_delivers_the_rest_exactly_once() {
     assert!(stats.undelivered.iter().all(|(_, n)| *n == 0), "{stats:?}");
     println!("after restarts: {} entries delivered once each, {} calls", appended.len(), receiver.calls().len());
     third.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_requests_in_flight() {
+    let (store, _dir) = temp_store().await;
+    let (receiver, base) = Receiver::start().await;
+    receiver.0.lock().unwrap().delay = Duration::from_millis(500);
+    let running = run(&store, &[hook(&base, "h", "s")], fast()).await;
+    let a = append(&store, "u1", EventType::EventCreated, private_doc("a"), None).await;
+    let b = append(&store, "u1", EventType::EventCreated, private_doc("b"), None).await;
+
+    // Stop while the first request is in flight.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while receiver.0.lock().unwrap().started == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no request started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.stop().await;
+
+    // The request in flight finished and was recorded; the next entry was not started.
+    assert_eq!(receiver.delivered("h").iter().map(|c| c.event_id.clone()).collect::<Vec<_>>(), vec![a.id.clone()]);
+    assert!(store.delivery_states(a.seq).await.unwrap()[0].delivered_at.is_some());
+    let b_state = &store.delivery_states(b.seq).await.unwrap()[0];
+    assert_eq!((b_state.attempts, b_state.delivered_at), (0, None));
+
+    // The next start delivers the rest.
+    receiver.0.lock().unwrap().delay = Duration::ZERO;
+    let again = run(&store, &[hook(&base, "h", "s")], fast()).await;
+    receiver.wait_for("the second entry", |c| c.len() == 2).await;
+    assert_eq!(receiver.delivered("h")[1].event_id, b.id);
+    again.stop().await;
 }
