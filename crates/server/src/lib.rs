@@ -13,7 +13,7 @@
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
 //!
 //! The write endpoints of events and tasks (`POST/PATCH/DELETE …/events`, `…/tasks`) are not
-//! served yet; they answer 404 `route_not_found`.
+//! served yet; they answer 501 `not_implemented`.
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]
@@ -117,12 +117,38 @@ pub fn router(app: AppState) -> Router {
             public = public.route(path, handler);
         }
     }
-    let private = private.layer(axum::middleware::from_fn_with_state(app.tokens.clone(), auth::require_token));
+    let private = private
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
+        .layer(axum::middleware::from_fn_with_state(app.tokens.clone(), auth::require_token));
     public
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
         .merge(private)
-        .fallback(|uri: Uri| async move { ApiError::route_not_found(uri.path()) })
+        .fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), false) })
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// The answer for a request no route serves: 501 for the event and task write endpoints of
+/// CONTRACT §4 (not implemented yet), otherwise 405 (`path_exists`) or 404, in the API's error
+/// shape.
+fn not_served(method: &Method, path: &str, path_exists: bool) -> ApiError {
+    use axum::http::StatusCode;
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let write = matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE);
+    let calendar_write = write
+        && matches!(segments.as_slice(), ["", "api", "v1", "users", _, "events" | "tasks", ..])
+        && segments.len() <= 7;
+    if calendar_write {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            format!("{method} {path}: writing events and tasks through the API is not implemented yet"),
+        )
+    } else if path_exists {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not served on {path}"))
+    } else {
+        ApiError::route_not_found(path)
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, ends the SSE

@@ -179,9 +179,21 @@ async fn unknown_users_and_routes_are_404() {
     }
     let (status, body) = json_of(s.get("/api/v1/nothing-here").send().await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].clone()), (404, json!("route_not_found")));
-    // Write endpoints of events are not served yet.
-    let r = s.client.post(s.url("/api/v1/users/u1/events")).bearer_auth(TOKEN).json(&json!({})).send().await.unwrap();
-    assert!(matches!(r.status().as_u16(), 404 | 405), "{}", r.status());
+    // Write endpoints of events and tasks are not served yet: 501, saying so.
+    for (method, path) in [
+        ("POST", "/api/v1/users/u1/events"),
+        ("PATCH", "/api/v1/users/u1/events/e1"),
+        ("DELETE", "/api/v1/users/u1/events/e1"),
+        ("POST", "/api/v1/users/u1/tasks"),
+    ] {
+        let r = s.client.request(method.parse().unwrap(), s.url(path)).bearer_auth(TOKEN).json(&json!({}));
+        let (status, body) = json_of(r.send().await.unwrap()).await;
+        assert_eq!((status, body["error"]["code"].clone()), (501, json!("not_implemented")), "{method} {path}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("not implemented yet"));
+    }
+    let r = s.client.patch(s.url("/api/v1/users")).bearer_auth(TOKEN).send().await.unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!((status, body["error"]["code"].clone()), (405, json!("method_not_allowed")), "{body}");
     s.shutdown().await;
 }
 
