@@ -52,6 +52,18 @@ impl Tokens {
         Tokens(Arc::new(tokens))
     }
 
+    /// The tokens of `[server]`: `api_tokens` see private events masked, `private_api_tokens`
+    /// see them in full.
+    pub fn from_config(server: &exbridge_config::ServerConfig) -> Self {
+        let tokens = server
+            .api_tokens
+            .iter()
+            .map(|t| ApiToken::new(t.expose(), false))
+            .chain(server.private_api_tokens.iter().map(|t| ApiToken::new(t.expose(), true)))
+            .collect();
+        Tokens::new(tokens)
+    }
+
     /// The caller a presented token authenticates, if any (constant time per token).
     pub fn authenticate(&self, presented: &str) -> Option<Caller> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
@@ -87,5 +99,31 @@ pub async fn require_token(State(tokens): State<Tokens>, mut request: Request, n
             next.run(request).await
         }
         None => ApiError::unauthorized("unknown API token").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exbridge_config::{Secret, ServerConfig};
+
+    #[test]
+    fn tokens_from_config() {
+        let server = ServerConfig {
+            listen: "127.0.0.1:3001".parse().unwrap(),
+            api_tokens: vec![Secret::new("plain-token"), Secret::new("both-token")],
+            private_api_tokens: vec![Secret::new("private-token"), Secret::new("both-token")],
+            admin_password: None,
+            data_dir: "./data".into(),
+        };
+        let tokens = Tokens::from_config(&server);
+        assert_eq!(tokens.authenticate("plain-token"), Some(Caller { private_details: false }));
+        assert_eq!(tokens.authenticate("private-token"), Some(Caller { private_details: true }));
+        assert_eq!(tokens.authenticate("both-token"), Some(Caller { private_details: true }));
+        for wrong in ["", "plain-token ", "plain-toke", "PLAIN-TOKEN"] {
+            assert_eq!(tokens.authenticate(wrong), None, "{wrong:?}");
+        }
+        assert_eq!(Tokens::default().authenticate("plain-token"), None);
+        assert!(!format!("{tokens:?}").contains("plain"));
     }
 }

@@ -67,13 +67,7 @@ impl AppState {
         connector: Arc<dyn Connector>,
         store: Arc<dyn Store>,
     ) -> Self {
-        let tokens = server
-            .api_tokens
-            .iter()
-            .map(|t| ApiToken::new(t.expose(), false))
-            .chain(server.private_api_tokens.iter().map(|t| ApiToken::new(t.expose(), true)))
-            .collect();
-        Self::new(connector, store, Tokens::new(tokens))
+        Self::new(connector, store, Tokens::from_config(server))
     }
 
     /// Ends the SSE streams of this state (what [`serve`] does on shutdown).
