@@ -100,6 +100,10 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub api_tokens: Vec<Secret>,
+    /// `[server] private_api_tokens`: API tokens that also see the details of private events
+    /// (subject, body, location, attendees, join link). They need not be repeated in
+    /// `api_tokens`; tokens of `api_tokens` see private events masked.
+    pub private_api_tokens: Vec<Secret>,
     pub admin_password: Option<Secret>,
     pub data_dir: PathBuf,
 }
@@ -476,7 +480,7 @@ impl Reader {
 
         // [server]
         let s = self.section(root, "server").unwrap_or(&empty);
-        self.unknown_keys(s, "server", &["listen", "api_tokens", "admin_password", "data_dir"]);
+        self.unknown_keys(s, "server", &["listen", "api_tokens", "private_api_tokens", "admin_password", "data_dir"]);
         let listen_s = self.string(s, "server", "listen").unwrap_or_else(|| "127.0.0.1:3001".into());
         let listen = match listen_s.parse::<SocketAddr>() {
             Ok(a) => Some(a),
@@ -496,6 +500,15 @@ impl Reader {
                     self.problem(&format!("server.api_tokens[{i}]"), None, "a token of at least 8 characters");
                 }
                 api_tokens.push(sec);
+            }
+        }
+        let mut private_api_tokens = Vec::new();
+        for (i, tok) in self.strings(s, "server", "private_api_tokens").iter().enumerate() {
+            if let Some(sec) = self.secret_value(&format!("server.private_api_tokens[{i}]"), tok) {
+                if sec.expose().len() < 8 {
+                    self.problem(&format!("server.private_api_tokens[{i}]"), None, "a token of at least 8 characters");
+                }
+                private_api_tokens.push(sec);
             }
         }
         let admin_password = self.secret(s, "server", "admin_password");
@@ -644,7 +657,7 @@ impl Reader {
             return None;
         }
         Some(Config {
-            server: ServerConfig { listen: listen?, api_tokens, admin_password, data_dir },
+            server: ServerConfig { listen: listen?, api_tokens, private_api_tokens, admin_password, data_dir },
             store: StoreConfig { url: store_url, encryption_key },
             exchange,
             directory: DirectoryConfig { source: source?, url: dir_url, file: dir_file, refresh_interval },

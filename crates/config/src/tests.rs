@@ -196,3 +196,32 @@ fn durations() {
     assert!(parse_duration("0s").is_err());
     assert!(parse_duration("ten minutes").is_err());
 }
+
+#[test]
+fn private_api_tokens_are_optional_secrets() {
+    let c = Config::from_toml_str(GOOD, &env(&[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")])).unwrap();
+    assert!(c.server.private_api_tokens.is_empty());
+    assert_eq!(c.server.api_tokens.len(), 1);
+
+    let text = GOOD.replace(
+        r#"api_tokens = ["change-me-please"]"#,
+        r#"api_tokens = ["change-me-please"]
+private_api_tokens = ["env:PRIVATE_TOKEN"]"#,
+    );
+    let c = Config::from_toml_str(
+        &text,
+        &env(&[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret"), ("PRIVATE_TOKEN", "private-token-1")]),
+    )
+    .unwrap();
+    assert_eq!(c.server.private_api_tokens.len(), 1);
+    assert_eq!(c.server.private_api_tokens[0].expose(), "private-token-1");
+    assert_eq!(c.server.private_api_tokens[0].source(), "env:PRIVATE_TOKEN");
+
+    let short = GOOD.replace(
+        r#"api_tokens = ["change-me-please"]"#,
+        r#"api_tokens = ["change-me-please"]
+private_api_tokens = ["short"]"#,
+    );
+    let p = problems(&short, &[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")]);
+    assert!(p.iter().any(|p| p.to_string().contains("server.private_api_tokens[0]")), "{p:?}");
+}
