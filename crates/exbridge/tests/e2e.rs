@@ -35,16 +35,19 @@ struct Stack {
     sim: SimProc,
     receiver: Receiver,
     connector: Connector,
+    /// Dropped last: the next test starts once this one's processes are gone.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Stack {
     async fn start(mailboxes: u32, users: &[(&str, &str)]) -> Stack {
+        let serial = serial().await;
         let env = Env::new();
         let sim = SimProc::start(&env, mailboxes, 5, 1).await;
         let receiver = Receiver::start(WEBHOOK_SECRET).await;
         let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
         let connector = Connector::start(&env, config).await;
-        let stack = Stack { env, sim, receiver, connector };
+        let stack = Stack { env, sim, receiver, connector, _serial: serial };
         if !users.is_empty() {
             let list: Vec<Value> = users.iter().map(|(id, mb)| user_for(id, mb)).collect();
             stack.connector.api.put_users(Value::Array(list)).await;
@@ -682,6 +685,7 @@ async fn corrupted_sync_state_resyncs_without_spurious_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_prints_working_curl_commands() {
+    let _serial = serial().await;
     let env = Env::new();
     let port = free_port();
     let data = env.path().join("demo-data");
@@ -703,7 +707,8 @@ async fn demo_prints_working_curl_commands() {
     })
     .await;
     let url = format!("http://127.0.0.1:{port}");
-    assert!(out.contains(&url), "the demo did not print its URL {url}:\n{out}");
+    let printed = out.contains(&url) || out.contains(&format!("http://localhost:{port}"));
+    assert!(printed, "the demo did not print its URL {url}:\n{out}");
     let commands = curl_commands(&out);
     let token = commands
         .iter()
@@ -716,7 +721,9 @@ async fn demo_prints_working_curl_commands() {
     // Run each printed command; each must return non-empty JSON (users, events, presence…).
     for c in &commands {
         let got = wait_until(Duration::from_secs(60), format!("`{c}` to return data"), || async move {
-            let run = tokio::process::Command::new("sh").arg("-c").arg(format!("{c} --silent --max-time 10")).output();
+            // Flags go right after `curl`, in case the command pipes its output on.
+            let cmd = c.replacen("curl ", "curl --silent --max-time 10 ", 1);
+            let run = tokio::process::Command::new("sh").arg("-c").arg(cmd).output();
             let out = tokio::time::timeout(Duration::from_secs(15), run).await.ok()?.ok()?;
             let v: Value = serde_json::from_slice(&out.stdout).ok()?;
             let non_empty = match &v {

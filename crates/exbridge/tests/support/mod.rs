@@ -44,6 +44,16 @@ pub const API_TOKEN: &str = "e2e-api-token";
 /// Secret of the webhook in the generated configuration.
 pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 
+/// Tests holding this run one at a time: their bounds (a webhook within a second, presence
+/// within a second of a meeting's start) assume the machine is not busy with another test's
+/// connector. Take it with [`serial`] before starting processes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for the other connector tests of this binary to finish; hold the guard for the test.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
 /// How long a child process may take to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
