@@ -454,8 +454,16 @@ async fn sigkill_during_a_burst_loses_and_duplicates_nothing() {
     let mut live: Vec<(usize, String)> = Vec::new(); // (user index, uid)
     let mut gone: Vec<(usize, String)> = Vec::new();
     let base = 3 * 86_400u64;
+    let burst_mark = s.receiver.mark();
     for i in 0..500usize {
         if i == 250 {
+            // Kill it while it is busy with the burst: once the first burst webhook arrived.
+            let receiver = &s.receiver;
+            wait_until(Duration::from_secs(15), "a first webhook of the burst", || {
+                let busy = receiver.since(burst_mark).iter().any(|d| d.is_event());
+                async move { busy.then_some(()) }
+            })
+            .await;
             s.connector.kill().await;
         }
         let op = if live.len() < 20 { 0 } else { i % 4 };
