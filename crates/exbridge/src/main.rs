@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check_connection;
+mod check_mapping;
+mod connector;
+mod demo;
+mod logging;
+mod signals;
 
 /// Self-hosted Exchange calendar connector.
 #[derive(Debug, Parser)]
@@ -76,19 +81,38 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Config { command: ConfigCommand::Check { config } } => return config_check(&config),
-        Command::CheckConnection { config } => return check_connection::run(&config),
-        Command::Sim(args) => return run_async(exbridge_sim::run((*args).into())),
-        _ => {}
+        Command::Config { command: ConfigCommand::Check { config } } => config_check(&config),
+        Command::CheckConnection { config } => check_connection::run(&config),
+        Command::Sim(args) => run_async(exbridge_sim::run((*args).into())),
+        Command::Serve { config } => match load_config(&config) {
+            Ok(config) => {
+                logging::init();
+                run_async(connector::serve(config))
+            }
+            Err(code) => code,
+        },
+        Command::Demo { mailboxes, port, data_dir, activity_interval } => {
+            logging::init();
+            run_async(demo::run(demo::DemoOptions {
+                mailboxes,
+                port,
+                data_dir,
+                activity_interval: std::time::Duration::from_secs(activity_interval),
+            }))
+        }
+        Command::CheckMapping { config, user } => match load_config(&config) {
+            Ok(config) => run_async_code(check_mapping::run(config, user)),
+            Err(code) => code,
+        },
     }
-    let name = match &cli.command {
-        Command::Serve { .. } => "serve",
-        Command::Demo { .. } => "demo",
-        Command::CheckMapping { .. } => "check-mapping",
-        Command::Config { .. } | Command::Sim(_) | Command::CheckConnection { .. } => unreachable!("handled above"),
-    };
-    eprintln!("exbridge {name}: not available in this build yet");
-    ExitCode::from(1)
+}
+
+/// Loads a configuration; on error prints every problem and gives exit code 2.
+fn load_config(path: &std::path::Path) -> Result<exbridge_config::Config, ExitCode> {
+    exbridge_config::Config::load(path).map_err(|e| {
+        eprintln!("{}: {e}", path.display());
+        ExitCode::from(2)
+    })
 }
 
 /// `exbridge config check`: exit 0 if valid, 2 with every problem listed otherwise.
@@ -113,6 +137,11 @@ fn config_check(path: &std::path::Path) -> ExitCode {
 
 /// Runs a future on a multi-threaded runtime; an error is printed and exits 1.
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    run_async_code(async move { fut.await.map(|()| ExitCode::SUCCESS) })
+}
+
+/// Like [`run_async`] for a command that chooses its exit code.
+fn run_async_code(fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -121,7 +150,7 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
         }
     };
     match rt.block_on(fut) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("exbridge: {e:#}");
             ExitCode::from(1)
