@@ -211,6 +211,9 @@ impl Pass<'_> {
         let full = state.is_none();
         let mut mirror: Option<BTreeMap<MirrorKey, MirrorEvent>> = None;
         let mut seen: Vec<MappedItem> = Vec::new();
+        // Items Exchange has but that could not be fetched or mapped: their mirror rows stay
+        // as they are (never planned as deleted by a full pass).
+        let mut skipped: BTreeSet<String> = BTreeSet::new();
         let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
         loop {
             let request =
@@ -252,7 +255,7 @@ impl Pass<'_> {
                     SyncChange::ReadFlagChange { .. } => {}
                 }
             }
-            let (items, missing) = self.fetch(&changed, report).await?;
+            let (items, missing) = self.fetch(&changed, report, &mut skipped).await?;
             deleted.extend(missing);
 
             let has_work = !items.is_empty() || !deleted.is_empty() || (full && last_page);
@@ -265,8 +268,13 @@ impl Pass<'_> {
                 for (item, exceptions) in &items {
                     match self.map(item, exceptions, m) {
                         Ok(mapped) => page_items.push(mapped),
-                        Err(e) => tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
-                            "calendar item skipped"),
+                        Err(e) => {
+                            tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
+                                "calendar item skipped");
+                            if let Some(id) = &item.item.item_id {
+                                skipped.insert(id.id.as_str().to_owned());
+                            }
+                        }
                     }
                 }
             }
@@ -274,7 +282,8 @@ impl Pass<'_> {
             let save_state = !full || last_page;
             let (changes, outbox, counts) = match &mirror {
                 Some(m) => {
-                    let before: Vec<MirrorEvent> = m.values().cloned().collect();
+                    let before: Vec<MirrorEvent> =
+                        m.values().filter(|r| !skipped.contains(r.item_id.as_str())).cloned().collect();
                     // A full pass plans its intermediate pages on their own items, and its last
                     // page on every item seen against the whole mirror.
                     if full {
@@ -330,14 +339,16 @@ impl Pass<'_> {
         &self,
         ids: &[ews_proto::ItemId],
         report: &mut SyncReport,
+        skipped: &mut BTreeSet<String>,
     ) -> Result<(Vec<(CalendarItem, HashMap<InstanceKey, CalendarItem>)>, Vec<ItemId>), PassError> {
-        let (items, missing) = self.get_items(ids, report).await?;
+        let (items, missing) = self.get_items(ids, report, skipped).await?;
         let exception_ids: Vec<ews_proto::ItemId> = items
             .iter()
             .filter(|c| c.calendar_item_type == Some(CalendarItemType::RecurringMaster) || c.recurrence.is_some())
             .flat_map(|c| mapping::exception_ids_in_window(c, self.window))
             .collect();
-        let (exceptions, _) = self.get_items(&exception_ids, report).await?;
+        // An exception that cannot be fetched shows the master's content at its own times.
+        let (exceptions, _) = self.get_items(&exception_ids, report, &mut BTreeSet::new()).await?;
         let mut by_uid: HashMap<String, HashMap<InstanceKey, CalendarItem>> = HashMap::new();
         for e in exceptions {
             let zone = mapping::item_zone(&e);
@@ -360,6 +371,7 @@ impl Pass<'_> {
         &self,
         ids: &[ews_proto::ItemId],
         report: &mut SyncReport,
+        skipped: &mut BTreeSet<String>,
     ) -> Result<(Vec<CalendarItem>, Vec<ItemId>), PassError> {
         let mut items = Vec::new();
         let mut missing = Vec::new();
@@ -379,6 +391,7 @@ impl Pass<'_> {
                     let err = message_error(self.server, "GetItem", Some(self.mailbox), &msg.status);
                     if err.class() == ErrorClass::Mailbox {
                         tracing::warn!(user = %self.user, item = %id, error = %err, "item skipped");
+                        skipped.insert(id);
                         continue;
                     }
                     return Err(err.into());
