@@ -35,8 +35,8 @@ use ews_proto::ops::{GetItem, SyncChange, SyncFolderItems};
 use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
 use ews_proto::{FolderId, ResponseCode, ResponseStatus, SmtpAddress};
 use exbridge_store::{
-    FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError, SyncState,
-    UserId,
+    EventType, FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError,
+    SyncState, UserId,
 };
 use jiff::Timestamp;
 
@@ -57,6 +57,8 @@ pub enum SyncMode {
 /// What a sync did.
 #[derive(Debug, Clone, Default)]
 pub struct SyncReport {
+    /// Items created, updated, deleted in the mirror (created ones of a quiet first sync
+    /// included, see [`SyncOptions::announce_initial`]).
     pub created: usize,
     pub updated: usize,
     pub deleted: usize,
@@ -150,7 +152,25 @@ impl<E: Into<SyncError>> From<E> for PassError {
     }
 }
 
-/// Synchronises one folder of `mailbox` (impersonated) into `user`'s mirror.
+/// How to synchronise: the mode and what to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    pub mode: SyncMode,
+    /// Whether the items found by a folder's very first sync (no sync state and an empty
+    /// mirror) are announced with `event.created` (default). When false they are mirrored
+    /// silently; later syncs announce changes as usual. A resync over a non-empty mirror is
+    /// never affected: it raises events for real differences only.
+    pub announce_initial: bool,
+}
+
+impl SyncOptions {
+    pub fn new(mode: SyncMode) -> Self {
+        SyncOptions { mode, announce_initial: true }
+    }
+}
+
+/// Synchronises one folder of `mailbox` (impersonated) into `user`'s mirror, with
+/// [`SyncOptions::new`]`(mode)`.
 pub async fn sync_folder(
     ctx: &Context,
     server: &ExchangeServer,
@@ -160,6 +180,20 @@ pub async fn sync_folder(
     mode: SyncMode,
     now: Timestamp,
 ) -> Result<SyncReport, SyncError> {
+    sync_folder_with(ctx, server, user, mailbox, folder, SyncOptions::new(mode), now).await
+}
+
+/// [`sync_folder`] with options.
+pub async fn sync_folder_with(
+    ctx: &Context,
+    server: &ExchangeServer,
+    user: &UserId,
+    mailbox: &SmtpAddress,
+    folder: FolderKind,
+    options: SyncOptions,
+    now: Timestamp,
+) -> Result<SyncReport, SyncError> {
+    let mode = options.mode;
     let mut report = SyncReport::default();
     let stored = ctx.store.sync_state(user, folder).await?;
     report.initial = stored.is_none();
@@ -167,7 +201,16 @@ pub async fn sync_folder(
         SyncMode::Incremental => stored.map(|s| s.sync_state),
         SyncMode::Full => None,
     };
-    let pass = Pass { ctx, server, user, mailbox, folder, now, window: day_window(ctx, now) };
+    let pass = Pass {
+        ctx,
+        server,
+        user,
+        mailbox,
+        folder,
+        now,
+        window: day_window(ctx, now),
+        announce_initial: options.announce_initial,
+    };
     loop {
         match pass.run(state.take(), &mut report).await {
             Ok(()) => return Ok(report),
@@ -197,6 +240,7 @@ struct Pass<'a> {
     folder: FolderKind,
     now: Timestamp,
     window: (Timestamp, Timestamp),
+    announce_initial: bool,
 }
 
 impl Pass<'_> {
@@ -214,6 +258,8 @@ impl Pass<'_> {
         // Items Exchange has but that could not be fetched or mapped: their mirror rows stay
         // as they are (never planned as deleted by a full pass).
         let mut skipped: BTreeSet<String> = BTreeSet::new();
+        // A first sync into an empty mirror that is not to be announced.
+        let mut quiet_creates = false;
         let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
         loop {
             let request =
@@ -261,6 +307,7 @@ impl Pass<'_> {
             let has_work = !items.is_empty() || !deleted.is_empty() || (full && last_page);
             if has_work && mirror.is_none() {
                 let rows = self.ctx.store.list_mirror(self.user, self.folder).await?;
+                quiet_creates = !self.announce_initial && report.initial && rows.is_empty();
                 mirror = Some(rows.into_iter().map(|r| (r.key.clone(), r)).collect());
             }
             let mut page_items = Vec::new();
@@ -280,7 +327,7 @@ impl Pass<'_> {
             }
             let final_full = full && last_page;
             let save_state = !full || last_page;
-            let (changes, outbox, counts) = match &mirror {
+            let (changes, mut outbox, counts) = match &mirror {
                 Some(m) => {
                     let before: Vec<MirrorEvent> =
                         m.values().filter(|r| !skipped.contains(r.item_id.as_str())).cloned().collect();
@@ -302,6 +349,9 @@ impl Pass<'_> {
                 }
                 None => (Vec::new(), Vec::new(), (0, 0, 0)),
             };
+            if quiet_creates {
+                outbox.retain(|e| !matches!(e.event_type, EventType::EventCreated | EventType::TaskCreated));
+            }
             let sync_state = match (&new_state, save_state) {
                 (Some(s), true) => Some(FolderSyncState {
                     user_id: self.user.clone(),
