@@ -37,7 +37,7 @@
 //! Such a key is stable as long as the ItemId is; if Exchange changes the ItemId of a UID-less
 //! item, it shows up as a deletion and a creation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ews_proto::items::{
     Attendee as EwsAttendee, CalendarItem, CalendarItemType, Importance, LegacyFreeBusy, Recurrence, RecurrencePattern,
@@ -424,27 +424,46 @@ pub fn map_calendar_item(
         modified: &modified,
         deleted: &deleted,
     };
-    match series.expand(window.0, window.1) {
-        Ok(occurrences) => {
-            for o in occurrences {
-                let instance = InstanceKey::occurrence(o.original_start);
-                let id = EventId::new(uid_text.clone(), instance.clone());
-                let source = o.modified.and_then(|_| exceptions.get(&instance)).unwrap_or(item);
-                let mut doc =
-                    event_doc(source, &id, Some(series_key.encode()), &uid_text, (o.start, o.end), &zone, joins);
-                // An occurrence is all-day when its series is, whatever its own GetItem says.
-                doc.is_all_day = item.is_all_day_event.unwrap_or(false);
-                rows.push(row(
-                    folder,
-                    MirrorKind::Occurrence,
-                    &uid,
-                    instance,
-                    &item_id,
-                    change_key.as_ref(),
-                    (o.start, o.end),
-                    &doc,
-                    changed_at,
-                ));
+    let mut occurrence_row = |original_start: Timestamp, times: (Timestamp, Timestamp), is_exception: bool| {
+        let instance = InstanceKey::occurrence(original_start);
+        let id = EventId::new(uid_text.clone(), instance.clone());
+        let source = if is_exception { exceptions.get(&instance).unwrap_or(item) } else { item };
+        let mut doc = event_doc(source, &id, Some(series_key.encode()), &uid_text, times, &zone, joins);
+        // An occurrence is all-day when its series is, whatever its own GetItem says.
+        doc.is_all_day = item.is_all_day_event.unwrap_or(false);
+        rows.push(row(
+            folder,
+            MirrorKind::Occurrence,
+            &uid,
+            instance,
+            &item_id,
+            change_key.as_ref(),
+            times,
+            &doc,
+            changed_at,
+        ));
+    };
+    match series.expander() {
+        Ok(expander) => {
+            let occurrences = expander.expand(window.0, window.1);
+            let expanded: HashSet<Timestamp> = occurrences.iter().map(|o| o.original_start).collect();
+            for o in &occurrences {
+                occurrence_row(o.original_start, (o.start, o.end), o.is_exception());
+            }
+            // An exception moved out of the window while its original start is inside it keeps
+            // its row (at its actual times), so that the move is reported as a change of that
+            // occurrence rather than passing for the window's slide.
+            let deleted_days: HashSet<InstanceKey> = deleted.iter().map(|&t| InstanceKey::occurrence(t)).collect();
+            for m in &modified {
+                let inside = m.original_start >= window.0 && m.original_start < window.1;
+                let key = InstanceKey::occurrence(m.original_start);
+                if inside
+                    && !expanded.contains(&m.original_start)
+                    && !deleted_days.contains(&key)
+                    && expander.index_of(m.original_start).is_some()
+                {
+                    occurrence_row(m.original_start, (m.start, m.end), true);
+                }
             }
         }
         Err(e) => {
@@ -650,6 +669,30 @@ mod tests {
         // The series document does not change when an exception does.
         let plain = map(&master);
         assert_eq!(plain.rows[0].content_hash, m.rows[0].content_hash);
+    }
+
+    #[test]
+    fn an_exception_moved_out_of_the_window_keeps_its_row() {
+        let mut master = base("Review", "2026-03-02T08:00:00Z", "2026-03-02T09:00:00Z", "UTC");
+        master.calendar_item_type = Some(CalendarItemType::RecurringMaster);
+        master.recurrence = Some(Recurrence {
+            pattern: RecurrencePattern::Daily { interval: 1 },
+            range: RecurrenceRange::Numbered {
+                start_date: XDate::new("2026-03-02".parse().unwrap()),
+                number_of_occurrences: 3,
+            },
+        });
+        master.modified_occurrences = Some(vec![OccurrenceInfo {
+            item_id: EwsItemId::new("AAMk-1-occ2", None),
+            start: dt("2026-09-01T08:00:00Z"),
+            end: dt("2026-09-01T09:00:00Z"),
+            original_start: dt("2026-03-03T08:00:00Z"),
+        }]);
+        let m = map(&master);
+        assert_eq!(m.rows.len(), 4, "master + 3 occurrences, the moved one included");
+        let moved =
+            m.rows.iter().find(|r| r.key.instance == InstanceKey::occurrence(ts("2026-03-03T08:00:00Z"))).unwrap();
+        assert_eq!(moved.start, Some(ts("2026-09-01T08:00:00Z")));
     }
 
     #[test]

@@ -263,6 +263,26 @@ async fn series_and_occurrence_changes_raise_item_level_events() {
         assert_eq!(events(&r), vec![(EventType::EventDeleted, fifth_id)]);
         assert_eq!(r.entries[0].data["subject"], "Daily standup");
 
+        // One occurrence (the seventh) moved far beyond the window: still one update of it.
+        let seventh = BaseItemId::Occurrence(OccurrenceItemId {
+            recurring_master_id: master_id.id.clone(),
+            change_key: None,
+            instance_index: 7,
+        });
+        store
+            .update_item(&mb, &seventh, ChangeKeyCheck::Ignore, |i| {
+                if let Item::Calendar(c) = i {
+                    c.start = Some(DateTime::utc("2026-06-01T08:00:00Z".parse().unwrap()));
+                    c.end = Some(DateTime::utc("2026-06-01T08:15:00Z".parse().unwrap()));
+                }
+                Ok(())
+            })
+            .unwrap();
+        let r = sync(&env, SyncMode::Incremental, now).await;
+        let seventh_id = EventId::new(&uid, InstanceKey::occurrence("2026-03-23T08:00:00Z".parse().unwrap())).encode();
+        assert_eq!(events(&r), vec![(EventType::EventUpdated, seventh_id)]);
+        assert_eq!(r.entries[0].data["start"], "2026-06-01T10:00:00+02:00");
+
         // A full pass sees nothing new.
         let full = sync(&env, SyncMode::Full, now).await;
         assert!(full.entries.is_empty(), "{:?}", events(&full));
