@@ -8,6 +8,7 @@ use exbridge_engine::EngineSettings;
 use exbridge_engine::reads::{calendar_view, free_busy, oof};
 use exbridge_engine::resolve::resolve_mailbox;
 use exbridge_engine::sync::{SyncMode, day_window, sync_folder};
+use exbridge_sim::server::faults::FaultSpec;
 use exbridge_sim::store::MailboxSpec;
 use exbridge_store::{AttemptOutcome, DirectoryUser, FolderKind, MailboxStatus, MatchedBy};
 use support::{Env, LIMIT, anchor_now};
@@ -68,7 +69,9 @@ async fn users_resolve_by_work_email_personal_alias_and_external_uid() {
         assert_eq!(r.state.mailbox.as_deref(), Some("erika.mustermann@contoso.test"));
 
         // Resolving again puts the remembered identifier first and extends the log.
-        let again = resolve_mailbox(&env.ctx, &personal, Some(&r_state(&personal, &env, now).await), now).await;
+        let previous = r_state(&personal, &env, now).await;
+        let again = resolve_mailbox(&env.ctx, &personal, Some(&previous), now).await;
+        assert_eq!(again.state.attempts.len(), previous.attempts.len() + 1, "only the remembered identifier was tried");
         assert_eq!(again.state.attempts.last().map(|a| a.identifier), Some(MatchedBy::PersonalEmail));
 
         // Nothing matches.
@@ -82,6 +85,12 @@ async fn users_resolve_by_work_email_personal_alias_and_external_uid() {
         assert!(r.state.attempts.iter().all(|a| a.outcome == AttemptOutcome::NotFound));
         println!("not found: {:?}", r.state.last_error);
         println!("attempt log: {}", serde_json::to_string(&r.state.attempts).unwrap());
+        // The log is bounded.
+        let mut state = r.state;
+        for _ in 0..12 {
+            state = resolve_mailbox(&env.ctx, &nobody, Some(&state), now).await.state;
+        }
+        assert_eq!(state.attempts.len(), exbridge_engine::resolve::MAX_ATTEMPTS);
 
         // An external UID matching several mailboxes is not an answer.
         let mut vague = user("v");
@@ -91,6 +100,27 @@ async fn users_resolve_by_work_email_personal_alias_and_external_uid() {
         assert!(
             matches!(&r.state.attempts[0].outcome, AttemptOutcome::Error { message } if message.contains("ambiguous"))
         );
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn an_unreachable_exchange_is_an_error_not_a_missing_mailbox() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 1, EngineSettings::default()).await;
+        let mut u = user("e");
+        u.work_email = Some("user1@contoso.test".into());
+        let fault = FaultSpec::HttpStatus { status: 500, count: 1000, retry_after_secs: None };
+        exbridge_sim::server::control::apply_fault(env.sim.state(), &fault);
+        let r = resolve_mailbox(&env.ctx, &u, None, anchor_now()).await;
+        println!("unreachable: {:?}", r.state.last_error);
+        assert_eq!(r.state.state, MailboxStatus::Error);
+        assert!(matches!(r.state.attempts[0].outcome, AttemptOutcome::Error { .. }));
+        exbridge_sim::server::control::apply_fault(env.sim.state(), &FaultSpec::Reset);
+        let r = resolve_mailbox(&env.ctx, &u, Some(&r.state), anchor_now()).await;
+        assert_eq!(r.state.state, MailboxStatus::Pending);
+        assert_eq!(r.state.attempts.len(), 2);
     })
     .await
     .expect("test took too long");
