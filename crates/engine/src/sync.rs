@@ -266,7 +266,14 @@ impl Pass<'_> {
                 SyncFolderItems::new(self.folder_id(), state.clone().map(|s| s.into_string().into()), page_size);
             report.requests += 1;
             report.pages += 1;
-            let response = self.server.client.call(Some(self.mailbox), request).await?;
+            let response = match self.server.client.call(Some(self.mailbox), request).await {
+                Ok(r) => r,
+                // Some servers answer a bad state with a SOAP fault rather than a message.
+                Err(e) if state.is_some() && e.response_code() == Some(&ResponseCode::ErrorInvalidSyncStateData) => {
+                    return Err(PassError::InvalidSyncState);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let Some(msg) = response.messages.into_iter().next() else {
                 return Err(EwsError::new(
                     ErrorClass::Transient,
