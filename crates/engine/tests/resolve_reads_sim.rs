@@ -4,6 +4,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use exbridge_calendar::presence::{Oof, OofState};
 use exbridge_engine::EngineSettings;
 use exbridge_engine::reads::{calendar_view, free_busy, oof};
 use exbridge_engine::resolve::resolve_mailbox;
@@ -164,12 +165,48 @@ async fn live_calendar_view_gives_the_mirror_ids_and_free_busy_and_oof_answer() 
         let slots = free_busy(&env.ctx, &server, &env.mailbox, window.0, window.1).await.unwrap();
         assert!(!slots.is_empty());
         for w in slots.windows(2) {
-            assert!(w[0].end <= w[1].start, "slots overlap: {w:?}");
+            let (end, next): (jiff::Timestamp, jiff::Timestamp) =
+                (w[0].end.parse().unwrap(), w[1].start.parse().unwrap());
+            assert!(end <= next, "slots overlap or are unordered: {w:?}");
+            assert!(end < next || w[0].status != w[1].status, "adjacent slots of one status not merged: {w:?}");
+        }
+        for slot in &slots {
+            let (s, e): (jiff::Timestamp, jiff::Timestamp) = (slot.start.parse().unwrap(), slot.end.parse().unwrap());
+            assert!(window.0 <= s && s < e && e <= window.1, "{slot:?}");
+            assert!(
+                ["free", "tentative", "busy", "oof", "working_elsewhere", "no_data"].contains(&slot.status.as_str())
+            );
+        }
+        // Every busy mirrored event (not cancelled) is covered by a non-free slot.
+        for row in mirrored.iter().filter(|r| r.event["free_busy"] == "busy" && r.event["is_cancelled"] == false) {
+            let (s, e) = (row.start.unwrap().max(window.0), row.end.unwrap().min(window.1));
+            let covered = slots.iter().any(|slot| {
+                let (a, b): (jiff::Timestamp, jiff::Timestamp) =
+                    (slot.start.parse().unwrap(), slot.end.parse().unwrap());
+                a <= s && e <= b && slot.status != "free"
+            });
+            assert!(covered || s >= e, "busy event {} not in free/busy", row.event["id"]);
         }
         println!("free/busy: {} slots, first {:?}", slots.len(), slots.first());
 
         let o = oof(&env.ctx, &server, &env.mailbox).await.unwrap();
-        println!("oof: {:?}", o.state);
+        assert_eq!(o, Oof::disabled());
+        let (from, to): (jiff::Timestamp, jiff::Timestamp) =
+            ("2026-03-20T00:00:00Z".parse().unwrap(), "2026-03-27T00:00:00Z".parse().unwrap());
+        let scheduled = exbridge_sim::store::OofState {
+            state: exbridge_sim::store::OofStatus::Scheduled,
+            start: Some(from),
+            end: Some(to),
+            internal_reply: "On holiday".into(),
+            ..exbridge_sim::store::OofState::default()
+        };
+        env.sim.store().set_oof(&env.sim_mailbox(), scheduled).unwrap();
+        let o = oof(&env.ctx, &server, &env.mailbox).await.unwrap();
+        println!("oof: {o:?}");
+        assert_eq!(o.state, OofState::Scheduled);
+        assert_eq!((o.start, o.end), (Some(from), Some(to)));
+        assert!(o.internal_reply.as_deref().is_some_and(|r| r.contains("On holiday")));
+        assert!(o.is_active("2026-03-21T00:00:00Z".parse().unwrap()));
     })
     .await
     .expect("test took too long");
