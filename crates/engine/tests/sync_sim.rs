@@ -400,6 +400,26 @@ async fn small_pages_give_the_same_mirror_and_a_paged_full_pass_is_silent() {
         assert!(full.entries.is_empty() && full.mirror_changes == 0, "{:?}", events(&full));
         let again = sync(&env, SyncMode::Incremental, now).await;
         assert_eq!((again.requests, again.entries.len()), (1, 0));
+
+        // Ten new items and a deletion, read incrementally in pages of seven.
+        let store = env.sim.store().clone();
+        let mb = env.sim_mailbox();
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            let start = format!("2026-03-{:02}T10:00:00Z", 17 + n);
+            let end = format!("2026-03-{:02}T11:00:00Z", 17 + n);
+            let item = Item::Calendar(appointment(&format!("Item {n}"), &start, &end, "UTC"));
+            ids.push(created_id(&store.create_item(&mb, SimFolder::Calendar, &item).unwrap()));
+        }
+        store.delete_item(&mb, &BaseItemId::Item(ids[0].clone()), ChangeKeyCheck::Ignore).unwrap();
+        let paged = sync(&env, SyncMode::Incremental, now).await;
+        println!("paged incremental: {} pages, {} events", paged.pages, paged.entries.len());
+        assert!(paged.pages >= 2);
+        let kinds: Vec<EventType> = paged.entries.iter().map(|e| e.event_type).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == EventType::EventCreated).count(), 9, "{kinds:?}");
+        assert!(kinds.iter().all(|k| *k == EventType::EventCreated), "the deleted one was never announced: {kinds:?}");
+        assert_eq!(mirror_view(&env, window).await, calendar_view(&env, window).await);
+        assert!(sync(&env, SyncMode::Incremental, now).await.entries.is_empty());
     })
     .await
     .expect("test took too long");
