@@ -127,6 +127,30 @@ async fn an_unreachable_exchange_is_an_error_not_a_missing_mailbox() {
     .expect("test took too long");
 }
 
+#[tokio::test]
+async fn identifiers_are_only_tried_on_servers_that_may_hold_them() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 1, EngineSettings::default()).await;
+        let mut ctx = env.ctx.clone();
+        let client = env.server().client.clone();
+        ctx.servers = vec![std::sync::Arc::new(exbridge_engine::ExchangeServer {
+            name: "elsewhere".into(),
+            client,
+            domains: vec!["fabrikam.test".into()],
+        })];
+        let before = env.sim.stats().requests.values().sum::<u64>();
+        let mut u = user("d");
+        u.work_email = Some("user1@contoso.test".into());
+        let r = resolve_mailbox(&ctx, &u, None, anchor_now()).await;
+        assert_eq!(r.state.state, MailboxStatus::NotFound);
+        assert_eq!(r.state.attempts.len(), 1);
+        assert_eq!(r.state.attempts[0].exchange, None);
+        assert_eq!(env.sim.stats().requests.values().sum::<u64>(), before, "no request for a foreign domain");
+    })
+    .await
+    .expect("test took too long");
+}
+
 /// A previous state of `user` that matched by its personal e-mail.
 async fn r_state(u: &DirectoryUser, env: &Env, now: jiff::Timestamp) -> exbridge_store::MailboxState {
     let mut reordered = u.clone();

@@ -96,7 +96,10 @@ async fn initial_sync_mirrors_the_calendar_view_and_a_second_sync_is_one_request
     tokio::time::timeout(LIMIT, async {
         let env = Env::start(2, 50, settings()).await;
         let now = anchor_now();
+        let sent_before: u64 = env.sim.stats().requests.values().sum();
         let first = sync(&env, SyncMode::Incremental, now).await;
+        let sent: u64 = env.sim.stats().requests.values().sum::<u64>() - sent_before;
+        assert_eq!(sent, u64::from(first.requests), "the report counts what the server saw");
         println!(
             "initial sync: {} requests, {} created, {} mirror rows written",
             first.requests, first.created, first.mirror_changes
