@@ -99,7 +99,8 @@ impl std::fmt::Debug for Webhook {
 
 /// The URL without query or credentials (they may carry secrets), for logs and errors.
 fn redacted_url(url: &reqwest::Url) -> String {
-    format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
 }
 
 /// The stable id of a webhook: `wh-` and the first 16 hex digits of SHA-256 of its URL

@@ -271,7 +271,8 @@ async fn a_failing_user_does_not_hold_back_another() {
     assert!(receiver.calls().iter().filter(|c| c.status == 500).all(|c| c.event_id == a1.id));
     let state = &store.delivery_states(a1.seq).await.unwrap()[0];
     assert!(state.attempts >= 3 && state.delivered_at.is_none(), "{state:?}");
-    assert!(state.last_error.as_deref().unwrap().contains("HTTP 500"), "{state:?}");
+    let last_error = state.last_error.as_deref().unwrap();
+    assert!(last_error.contains("HTTP 500") && last_error.contains(&format!("{base}/hook/h")), "{state:?}");
     println!("alice head after failures: {state:?}");
 
     receiver.0.lock().unwrap().fail_users.clear();
