@@ -733,6 +733,13 @@ async fn demo_prints_working_curl_commands() {
             let cmd = c.replacen("curl ", "curl --silent --max-time 10 ", 1);
             let run = tokio::process::Command::new("sh").arg("-c").arg(cmd).output();
             let out = tokio::time::timeout(Duration::from_secs(15), run).await.ok()?.ok()?;
+            if c.contains("/api/v1/stream") {
+                // Server-Sent Events: curl stops at --max-time; the demo's activity must have
+                // produced at least one event by then.
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let events = text.lines().filter(|l| l.starts_with("event: ")).count();
+                return (events > 0).then(|| Value::String(format!("{events} SSE event(s)")));
+            }
             let v: Value = serde_json::from_slice(&out.stdout).ok()?;
             let non_empty = match &v {
                 Value::Array(a) => !a.is_empty(),
