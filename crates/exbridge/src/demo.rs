@@ -95,7 +95,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     println!();
     println!("exbridge demo is running: {} simulated mailboxes, connector on {base}", opts.mailboxes);
     println!();
-    println!("  UI:        {base}/");
+    println!("  status:    {base}/");
     println!("  API token: {token}");
     println!("  simulator: {} (control API {}/sim/)", sim.ews_url(), sim.base_url());
     println!("  data:      {} (config: {})", data_dir.display(), config_path.display());

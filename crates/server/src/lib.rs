@@ -24,6 +24,7 @@ pub mod error;
 pub mod mask;
 pub mod openapi;
 pub mod sse;
+mod status;
 pub mod webhooks;
 
 use std::future::Future;
@@ -115,6 +116,7 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
         .layer(axum::middleware::from_fn_with_state(app.tokens.clone(), auth::require_token));
     public
+        .route("/", get(status::page))
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
         .merge(private)
         .fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), false) })
