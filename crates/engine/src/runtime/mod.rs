@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ews_client::{
-    Autodiscover, AutodiscoverConfig, EwsClient, EwsError, ServerConfig, StreamEvent, StreamingConfig,
-    StreamingManager,
+    Autodiscover, AutodiscoverConfig, EwsClient, EwsError, ServerConfig, StreamEvent, StreamingConfig, StreamingManager,
 };
 use ews_proto::SmtpAddress;
 use exbridge_calendar::join::JoinDetector;
@@ -96,7 +95,10 @@ pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Resu
             Some(_) => EwsClient::new(ServerConfig::try_from(x)?)?,
             None => {
                 let email = x.autodiscover_email.as_deref().ok_or_else(|| {
-                    EngineError::Invalid(format!("[[exchange]] {}: neither ews_url nor autodiscover_email is set", x.name))
+                    EngineError::Invalid(format!(
+                        "[[exchange]] {}: neither ews_url nor autodiscover_email is set",
+                        x.name
+                    ))
                 })?;
                 let email = SmtpAddress::parse(email)
                     .map_err(|e| EngineError::Invalid(format!("[[exchange]] {}: autodiscover_email: {e}", x.name)))?;
@@ -223,7 +225,9 @@ impl Engine {
         let users = inner.ctx.store.list_users().await?;
         tracing::info!(users = users.len(), servers = inner.ctx.servers.len(), "engine starting");
         for entry in users {
-            inner.scheduler.trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
+            inner
+                .scheduler
+                .trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
         }
         if inner.options.directory.is_pulled() {
             tasks.push(tokio::spawn(inner.clone().refresh_loop()));
@@ -233,7 +237,11 @@ impl Engine {
             Work::sync(SyncMode::Full),
             "reconcile",
         )));
-        tasks.push(tokio::spawn(inner.clone().spread_loop(inner.ctx.settings.oof_poll_interval, Work::oof(), "oof poll")));
+        tasks.push(tokio::spawn(inner.clone().spread_loop(
+            inner.ctx.settings.oof_poll_interval,
+            Work::oof(),
+            "oof poll",
+        )));
         tasks.push(tokio::spawn(inner.clone().prune_loop()));
         inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend(tasks);
         Ok(Arc::new(Engine { ctx, inner }))
@@ -254,7 +262,8 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in &tasks {
             task.abort();
         }
@@ -410,7 +419,9 @@ impl Inner {
                         tracing::trace!(server = %server, mailbox = %mailbox.as_str(), user = %user, ?kind, "change");
                         self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
                     }
-                    None => tracing::debug!(server = %server, mailbox = %mailbox.as_str(), "change of an unwatched mailbox"),
+                    None => {
+                        tracing::debug!(server = %server, mailbox = %mailbox.as_str(), "change of an unwatched mailbox")
+                    }
                 },
                 StreamEvent::Gap { mailboxes, reason } => {
                     tracing::info!(server = %server, mailboxes = mailboxes.len(), ?reason, "notification gap: resyncing");
@@ -423,6 +434,9 @@ impl Inner {
                 StreamEvent::Subscribed { mailbox } => {
                     if let Some(user) = self.user_of(&server, &mailbox) {
                         self.set_stream_state(&user, MailboxStatus::Subscribed, None).await;
+                        // Changes between the initial sync and the subscription have no
+                        // notification: one incremental sync (one request when none) covers them.
+                        self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
                     }
                 }
                 StreamEvent::SubscribeFailed { mailbox, folder, error, retrying } => {
@@ -513,7 +527,10 @@ impl Inner {
                     self.unwatch(id);
                     if previous.is_some_and(|p| p.mailbox.is_some()) {
                         // Another mailbox: its sync state means nothing for the new one.
-                        store.clear_sync_state(id, FolderKind::Calendar).await.map_err(store_err(id, "clearing sync state"))?;
+                        store
+                            .clear_sync_state(id, FolderKind::Calendar)
+                            .await
+                            .map_err(store_err(id, "clearing sync state"))?;
                     }
                 }
                 store.set_mailbox_state(id, &next).await.map_err(store_err(id, "storing the mailbox state"))?;
