@@ -206,6 +206,15 @@ async fn five_mailboxes_resolved_streamed_and_changes_delivered_through_faults()
         let resolved: Vec<_> = resolved.iter().filter(|e| e.event_type == EventType::UserMailboxResolved).collect();
         assert_eq!(resolved.len(), 5, "one user.mailbox_resolved per user");
         assert_eq!(resolved[0].data["matched_by"], "work_email");
+        // Each user's first presence was announced once (nothing happens around now in the
+        // seeded calendars, which lie in March 2026).
+        let all = env.ctx.store.entries_after(0, 10_000).await.unwrap();
+        for i in 1..=5 {
+            let user = format!("u{i}");
+            let n =
+                all.iter().filter(|e| e.event_type == EventType::PresenceChanged && e.user_id.as_str() == user).count();
+            assert_eq!(n, 1, "presence.changed of {user}");
+        }
 
         let took = change_and_measure(&env, 3, "Planning").await;
         println!("change → outbox: {took:?}");
@@ -242,6 +251,99 @@ async fn five_mailboxes_resolved_streamed_and_changes_delivered_through_faults()
             engine.ensure_user(&UserId::new("u1")).await,
             Err(exbridge_engine::EngineError::ShuttingDown)
         ));
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn unknown_users_missing_mailboxes_and_bursts_of_changes() {
+    tokio::time::timeout(LIMIT, async {
+        let env = start_env(5, 4).await;
+        let options = EngineOptions { shutdown_wait: Duration::from_secs(10), ..EngineOptions::default() };
+        let engine = Engine::start_with_options(env.ctx.clone(), options).await.unwrap();
+        let mut list = users(2);
+        let mut ghost = DirectoryUser::new("ghost");
+        ghost.work_email = Some(format!("nobody@{DOMAIN}"));
+        list.push(ghost);
+        engine.replace_users(list, false).await.unwrap();
+
+        // Unknown user (API source: no refresh to try).
+        let unknown = engine.ensure_user(&UserId::new("zzz")).await;
+        assert!(matches!(unknown, Err(exbridge_engine::EngineError::UnknownUser(_))), "{unknown:?}");
+        // No mailbox: not_found, one user.subscription_failed, NoMailbox from the API.
+        let ghost = engine.ensure_user(&UserId::new("ghost")).await.unwrap();
+        assert_eq!(ghost.mailbox.state, MailboxStatus::NotFound, "{ghost:?}");
+        let now = Timestamp::now();
+        let err = engine.events(&UserId::new("ghost"), now, now + SignedDuration::from_hours(1)).await;
+        assert!(matches!(err, Err(exbridge_engine::EngineError::NoMailbox { .. })), "{err:?}");
+        // Resolving again (a directory refresh would) does not repeat the event.
+        engine.trigger(&UserId::new("ghost"), exbridge_engine::runtime::Work::resolve());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let failed: Vec<OutboxEntry> = env
+            .ctx
+            .store
+            .entries_after(0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == EventType::UserSubscriptionFailed)
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].user_id.as_str(), "ghost");
+
+        // A burst of 50 changes in u1's calendar: every one delivered, in a handful of syncs.
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while engine.ensure_user(&UserId::new("u1")).await.unwrap().mailbox.state != MailboxStatus::Subscribed
+                || env.sim.stats().active_subscriptions < 2
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(ready.is_ok());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = env.sim.stats().requests.get("SyncFolderItems").copied().unwrap_or(0);
+        let mailbox = env.sim.store().mailbox(&format!("user1@{DOMAIN}")).unwrap();
+        for i in 0..50 {
+            let start = Timestamp::now() + SignedDuration::from_hours(30 + i);
+            env.sim
+                .store()
+                .create_item(&mailbox, SimFolder::Calendar, &appointment(&format!("Burst {i}"), start))
+                .unwrap();
+        }
+        let all = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let entries = env.ctx.store.entries_after(0, 10_000).await.unwrap();
+                let n = entries
+                    .iter()
+                    .filter(|e| e.event_type == EventType::EventCreated && e.user_id.as_str() == "u1")
+                    .filter(|e| e.data["subject"].as_str().is_some_and(|s| s.starts_with("Burst ")))
+                    .count();
+                if n >= 50 {
+                    return n;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("all 50 changes delivered");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let syncs = env.sim.stats().requests.get("SyncFolderItems").copied().unwrap_or(0) - before;
+        println!("50 changes → {all} event.created in {syncs} SyncFolderItems requests");
+        assert_eq!(all, 50);
+        assert!(syncs < 25, "notifications were not coalesced: {syncs} syncs");
+
+        // Removing a user ends its subscription.
+        assert!(engine.delete_user(&UserId::new("u2")).await.unwrap());
+        let gone = tokio::time::timeout(Duration::from_secs(10), async {
+            while env.sim.stats().active_subscriptions > 1 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(gone.is_ok(), "u2's subscription still active: {:?}", env.sim.stats().active_subscriptions);
+        engine.shutdown().await;
     })
     .await
     .expect("test took too long");
