@@ -50,6 +50,8 @@ pub use scheduler::{Backoff, Work};
 /// How long `ensure_user` waits for a first resolution before answering with the state as it
 /// is.
 const RESOLVE_WAIT: Duration = Duration::from_secs(20);
+/// At most one directory refresh per this long because of requests for unknown users.
+const UNKNOWN_USER_REFRESH: Duration = Duration::from_secs(10);
 /// How long a readiness answer is reused.
 const READINESS_TTL: Duration = Duration::from_secs(10);
 /// Pruning: tombstones, delivered outbox entries and idempotency records older than these.
@@ -148,6 +150,7 @@ struct Inner {
     closed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+    last_unknown_refresh: Mutex<Option<Instant>>,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -211,6 +214,7 @@ impl Engine {
                 closed: AtomicBool::new(false),
                 tasks: Mutex::new(Vec::new()),
                 readiness: tokio::sync::Mutex::new(None),
+                last_unknown_refresh: Mutex::new(None),
             }
         });
         let mut tasks = Vec::new();
@@ -282,6 +286,18 @@ impl Engine {
 impl Inner {
     fn check_open(&self) -> Result<(), EngineError> {
         if self.closed.load(Ordering::SeqCst) { Err(EngineError::ShuttingDown) } else { Ok(()) }
+    }
+
+    /// Whether an unknown user may trigger a directory refresh now: at most one per
+    /// [`UNKNOWN_USER_REFRESH`], so a flood of requests for unknown ids is not a flood of
+    /// directory downloads.
+    fn may_refresh_now(&self) -> bool {
+        let mut last = self.last_unknown_refresh.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < UNKNOWN_USER_REFRESH) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     fn user_of(&self, server: &str, mailbox: &SmtpAddress) -> Option<UserId> {
@@ -446,6 +462,15 @@ impl Inner {
                     if !retrying && let Some(user) = user {
                         let reason = format!("subscribing to the {folder} folder failed: {error}");
                         self.set_stream_state(&user, MailboxStatus::Error, Some(reason)).await;
+                        // The manager gave the mailbox up: resolve it again later (the next
+                        // successful sync adds it to streaming again).
+                        self.unwatch(&user);
+                        let delay = self.options.backoff.delay(4);
+                        let scheduler = self.scheduler.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            scheduler.trigger(user, Work::resolve());
+                        });
                     }
                 }
                 StreamEvent::ConnectionState { connection, anchor, mailboxes, state, .. } => {
@@ -660,6 +685,7 @@ impl Inner {
             Some(entry) => entry,
             None => {
                 if self.options.directory.is_pulled()
+                    && self.may_refresh_now()
                     && let Err(e) = self.refresh_directory().await
                 {
                     tracing::warn!(user = %id, error = %e, "directory refresh for an unknown user failed");
@@ -808,5 +834,59 @@ impl Connector for Engine {
         let readiness = Readiness { store, exchange };
         *cached = Some((Instant::now(), readiness.clone()));
         readiness
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("exbridge-runtime-{name}-{}", std::process::id()))
+    }
+
+    /// A file directory, no Exchange server: users load at start, an unknown user triggers a
+    /// refresh that finds them, a refresh that would empty the directory is refused.
+    #[tokio::test]
+    async fn file_directory_loads_refreshes_for_unknown_users_and_keeps_the_guard() {
+        let dir = store_path("filedir");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("users.json");
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"}]"#).unwrap();
+        let store: Arc<dyn Store> = Arc::new(exbridge_store::SqliteStore::open(dir.join("db")).await.unwrap());
+        let ctx = Context {
+            store: store.clone(),
+            servers: vec![],
+            settings: EngineSettings::default(),
+            joins: Arc::new(JoinDetector::new(&[])),
+        };
+        let options = EngineOptions { directory: DirectorySource::File(file.clone()), ..EngineOptions::default() };
+        let engine = tokio::time::timeout(Duration::from_secs(10), Engine::start_with_options(ctx, options))
+            .await
+            .unwrap()
+            .unwrap();
+        let ids: Vec<String> =
+            engine.list_users().await.unwrap().into_iter().map(|e| e.user.id.into_string()).collect();
+        assert_eq!(ids, vec!["a", "b"]);
+
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"},{"id":"c"}]"#).unwrap();
+        let c = engine.ensure_user(&UserId::new("c")).await;
+        // Found by the refresh; with no server it cannot resolve: not_found.
+        let c = c.unwrap();
+        assert_eq!(c.user.id.as_str(), "c");
+        assert_eq!(c.mailbox.state, MailboxStatus::NotFound, "{:?}", c.mailbox);
+        // A second unknown id within the rate limit does not reload the file.
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"},{"id":"c"},{"id":"d"}]"#).unwrap();
+        assert!(matches!(engine.ensure_user(&UserId::new("d")).await, Err(EngineError::UnknownUser(_))));
+
+        // Emptying the directory is refused and the old one kept.
+        std::fs::write(&file, "[]").unwrap();
+        assert!(engine.inner.refresh_directory().await.unwrap_err().contains("refused"));
+        assert_eq!(engine.list_users().await.unwrap().len(), 3);
+        engine.shutdown().await;
+        assert!(matches!(engine.upsert_user(DirectoryUser::new("e")).await, Err(EngineError::ShuttingDown)));
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
