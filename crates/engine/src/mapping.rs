@@ -37,7 +37,7 @@
 //! Such a key is stable as long as the ItemId is; if Exchange changes the ItemId of a UID-less
 //! item, it shows up as a deletion and a creation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ews_proto::items::{
     Attendee as EwsAttendee, CalendarItem, CalendarItemType, Importance, LegacyFreeBusy, Recurrence, RecurrencePattern,
@@ -424,27 +424,46 @@ pub fn map_calendar_item(
         modified: &modified,
         deleted: &deleted,
     };
-    match series.expand(window.0, window.1) {
-        Ok(occurrences) => {
-            for o in occurrences {
-                let instance = InstanceKey::occurrence(o.original_start);
-                let id = EventId::new(uid_text.clone(), instance.clone());
-                let source = o.modified.and_then(|_| exceptions.get(&instance)).unwrap_or(item);
-                let mut doc =
-                    event_doc(source, &id, Some(series_key.encode()), &uid_text, (o.start, o.end), &zone, joins);
-                // An occurrence is all-day when its series is, whatever its own GetItem says.
-                doc.is_all_day = item.is_all_day_event.unwrap_or(false);
-                rows.push(row(
-                    folder,
-                    MirrorKind::Occurrence,
-                    &uid,
-                    instance,
-                    &item_id,
-                    change_key.as_ref(),
-                    (o.start, o.end),
-                    &doc,
-                    changed_at,
-                ));
+    let mut occurrence_row = |original_start: Timestamp, times: (Timestamp, Timestamp), is_exception: bool| {
+        let instance = InstanceKey::occurrence(original_start);
+        let id = EventId::new(uid_text.clone(), instance.clone());
+        let source = if is_exception { exceptions.get(&instance).unwrap_or(item) } else { item };
+        let mut doc = event_doc(source, &id, Some(series_key.encode()), &uid_text, times, &zone, joins);
+        // An occurrence is all-day when its series is, whatever its own GetItem says.
+        doc.is_all_day = item.is_all_day_event.unwrap_or(false);
+        rows.push(row(
+            folder,
+            MirrorKind::Occurrence,
+            &uid,
+            instance,
+            &item_id,
+            change_key.as_ref(),
+            times,
+            &doc,
+            changed_at,
+        ));
+    };
+    match series.expander() {
+        Ok(expander) => {
+            let occurrences = expander.expand(window.0, window.1);
+            let expanded: HashSet<Timestamp> = occurrences.iter().map(|o| o.original_start).collect();
+            for o in &occurrences {
+                occurrence_row(o.original_start, (o.start, o.end), o.is_exception());
+            }
+            // An exception moved out of the window while its original start is inside it keeps
+            // its row (at its actual times), so that the move is reported as a change of that
+            // occurrence rather than passing for the window's slide.
+            let deleted_days: HashSet<InstanceKey> = deleted.iter().map(|&t| InstanceKey::occurrence(t)).collect();
+            for m in &modified {
+                let inside = m.original_start >= window.0 && m.original_start < window.1;
+                let key = InstanceKey::occurrence(m.original_start);
+                if inside
+                    && !expanded.contains(&m.original_start)
+                    && !deleted_days.contains(&key)
+                    && expander.index_of(m.original_start).is_some()
+                {
+                    occurrence_row(m.original_start, (m.start, m.end), true);
+                }
             }
         }
         Err(e) => {
@@ -495,5 +514,236 @@ pub fn view_item_doc(item: &CalendarItem, joins: &JoinDetector) -> Option<EventD
     } else {
         let id = EventId::new(uid.clone(), InstanceKey::single());
         Some(event_doc(item, &id, None, &uid, (start, end), &zone, joins))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ews_proto::items::{
+        Attendee as EwsAttendee, Body, DeletedOccurrence, ItemFields, OccurrenceInfo, SingleRecipient,
+    };
+    use ews_proto::values::Date as XDate;
+    use ews_proto::xml::XmlText;
+    use ews_proto::{EmailAddress, ItemId as EwsItemId};
+
+    use super::*;
+
+    fn dt(s: &str) -> EwsDateTime {
+        EwsDateTime::from_text(s).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn window() -> (Timestamp, Timestamp) {
+        (ts("2026-01-01T00:00:00Z"), ts("2026-08-01T00:00:00Z"))
+    }
+
+    fn base(subject: &str, start: &str, end: &str, zone: &str) -> CalendarItem {
+        CalendarItem {
+            item: ItemFields {
+                item_id: Some(EwsItemId::new("AAMk-1", Some("CK1"))),
+                subject: Some(subject.into()),
+                last_modified_time: Some(dt("2026-01-02T10:00:00Z")),
+                ..ItemFields::default()
+            },
+            uid: Some("UID-1".into()),
+            start: Some(dt(start)),
+            end: Some(dt(end)),
+            start_time_zone_id: Some(zone.into()),
+            calendar_item_type: Some(CalendarItemType::Single),
+            ..CalendarItem::default()
+        }
+    }
+
+    fn map(item: &CalendarItem) -> MappedItem {
+        map_calendar_item(item, &HashMap::new(), window(), &JoinDetector::new(&[]), FolderKind::Calendar, None).unwrap()
+    }
+
+    fn doc(row: &MirrorEvent) -> EventDoc {
+        serde_json::from_value(row.event.clone()).unwrap()
+    }
+
+    #[test]
+    fn windows_zones_become_iana_with_the_offset_of_the_day() {
+        let winter = map(&base("x", "2026-01-15T08:00:00Z", "2026-01-15T09:00:00Z", "W. Europe Standard Time"));
+        let d = doc(&winter.rows[0]);
+        assert_eq!((d.start.as_str(), d.end.as_str()), ("2026-01-15T09:00:00+01:00", "2026-01-15T10:00:00+01:00"));
+        assert_eq!(d.time_zone, "Europe/Berlin");
+        let summer = map(&base("x", "2026-07-15T07:00:00Z", "2026-07-15T08:00:00Z", "W. Europe Standard Time"));
+        assert_eq!(doc(&summer.rows[0]).start, "2026-07-15T09:00:00+02:00");
+        let pacific = map(&base("x", "2026-07-15T16:00:00Z", "2026-07-15T17:00:00Z", "Pacific Standard Time"));
+        assert_eq!(doc(&pacific.rows[0]).start, "2026-07-15T09:00:00-07:00");
+        assert_eq!(doc(&pacific.rows[0]).time_zone, "America/Los_Angeles");
+    }
+
+    #[test]
+    fn fields_are_mapped() {
+        let mut item = base("Board", "2026-02-02T09:00:00Z", "2026-02-02T10:00:00Z", "UTC");
+        item.item.sensitivity = Some(Sensitivity::Confidential);
+        item.item.importance = Some(Importance::High);
+        item.item.categories = Some(vec!["Red".into()]);
+        item.item.body = Some(Body::text("Agenda attached"));
+        item.legacy_free_busy_status = Some(LegacyFreeBusy::Oof);
+        item.location = Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0".into());
+        item.is_meeting = Some(true);
+        item.is_cancelled = Some(true);
+        item.organizer = Some(SingleRecipient { mailbox: EmailAddress::smtp("boss@contoso.test", Some("Boss")) });
+        let attendee = |a: &str, r| EwsAttendee {
+            mailbox: EmailAddress::smtp(a, None),
+            response_type: Some(r),
+            ..EwsAttendee::default()
+        };
+        item.required_attendees = Some(vec![attendee("a@contoso.test", ResponseType::Accept)]);
+        item.optional_attendees = Some(vec![attendee("b@contoso.test", ResponseType::Decline)]);
+        item.resources = Some(vec![attendee("room@contoso.test", ResponseType::NoResponseReceived)]);
+        let d = doc(&map(&item).rows[0]);
+        assert!(d.is_private && d.is_meeting && d.is_cancelled);
+        assert_eq!((d.importance.as_str(), d.free_busy.as_str()), ("high", "oof"));
+        assert_eq!(d.categories, vec!["Red".to_owned()]);
+        assert_eq!(d.body.as_deref(), Some("Agenda attached"));
+        assert_eq!(d.organizer.unwrap().email.as_deref(), Some("boss@contoso.test"));
+        let kinds: Vec<(&str, &str)> = d.attendees.iter().map(|a| (a.kind.as_str(), a.response.as_str())).collect();
+        assert_eq!(kinds, vec![("required", "accepted"), ("optional", "declined"), ("resource", "none")]);
+        assert_eq!(d.join.unwrap().provider, "teams");
+        assert_eq!(d.id, "UID-1");
+        assert_eq!(d.changed_at, "2026-01-02T10:00:00Z");
+    }
+
+    #[test]
+    fn the_hash_ignores_saves_without_visible_change() {
+        let a = base("x", "2026-02-02T09:00:00Z", "2026-02-02T10:00:00Z", "UTC");
+        let mut b = a.clone();
+        b.item.item_id = Some(EwsItemId::new("AAMk-1", Some("CK2")));
+        b.item.last_modified_time = Some(dt("2026-02-01T00:00:00Z"));
+        let (ra, rb) = (&map(&a).rows[0], &map(&b).rows[0]);
+        assert_eq!(ra.content_hash, rb.content_hash);
+        assert_ne!(ra, rb, "the row itself records the new change key");
+        let mut c = a.clone();
+        c.location = Some("Room 2".into());
+        assert_ne!(map(&c).rows[0].content_hash, ra.content_hash);
+    }
+
+    #[test]
+    fn a_series_expands_with_exceptions_and_deletions() {
+        let mut master = base("Standup", "2026-03-02T08:00:00Z", "2026-03-02T08:15:00Z", "W. Europe Standard Time");
+        master.calendar_item_type = Some(CalendarItemType::RecurringMaster);
+        master.recurrence = Some(Recurrence {
+            pattern: RecurrencePattern::Daily { interval: 1 },
+            range: RecurrenceRange::Numbered {
+                start_date: XDate::new("2026-03-02".parse().unwrap()),
+                number_of_occurrences: 5,
+            },
+        });
+        // The third is moved an hour later with its own subject; the fourth is deleted.
+        master.modified_occurrences = Some(vec![OccurrenceInfo {
+            item_id: EwsItemId::new("AAMk-1-occ3", None),
+            start: dt("2026-03-04T09:00:00Z"),
+            end: dt("2026-03-04T09:15:00Z"),
+            original_start: dt("2026-03-04T08:00:00Z"),
+        }]);
+        master.deleted_occurrences = Some(vec![DeletedOccurrence { start: dt("2026-03-05T08:00:00Z") }]);
+        let mut exception = master.clone();
+        exception.item.subject = Some("Standup with demo".into());
+        exception.recurrence = None;
+        let third = InstanceKey::occurrence(ts("2026-03-04T08:00:00Z"));
+        let exceptions = HashMap::from([(third.clone(), exception)]);
+        let m = map_calendar_item(&master, &exceptions, window(), &JoinDetector::new(&[]), FolderKind::Calendar, None)
+            .unwrap();
+        assert!(m.is_series());
+        assert_eq!(m.rows.len(), 5, "master + 4 occurrences (one deleted)");
+        let head = doc(&m.rows[0]);
+        assert_eq!((head.id.as_str(), head.series_id.as_deref()), ("UID-1", None));
+        assert_eq!(head.recurrence.as_ref().unwrap()["range"]["type"], "numbered");
+        let occ3 = m.rows.iter().find(|r| r.key.instance == third).unwrap();
+        let d = doc(occ3);
+        assert_eq!(d.subject, "Standup with demo");
+        assert_eq!(d.start, "2026-03-04T10:00:00+01:00");
+        assert_eq!(d.series_id.as_deref(), Some("UID-1"));
+        assert_eq!(d.id, "UID-1~20260304T080000Z");
+        assert_eq!(m.deleted_occurrences, vec![InstanceKey::occurrence(ts("2026-03-05T08:00:00Z"))]);
+        let others: Vec<String> =
+            m.rows[1..].iter().filter(|r| r.key.instance != third).map(|r| doc(r).subject).collect();
+        assert_eq!(others, vec!["Standup"; 3]);
+        // The series document does not change when an exception does.
+        let plain = map(&master);
+        assert_eq!(plain.rows[0].content_hash, m.rows[0].content_hash);
+    }
+
+    #[test]
+    fn an_exception_moved_out_of_the_window_keeps_its_row() {
+        let mut master = base("Review", "2026-03-02T08:00:00Z", "2026-03-02T09:00:00Z", "UTC");
+        master.calendar_item_type = Some(CalendarItemType::RecurringMaster);
+        master.recurrence = Some(Recurrence {
+            pattern: RecurrencePattern::Daily { interval: 1 },
+            range: RecurrenceRange::Numbered {
+                start_date: XDate::new("2026-03-02".parse().unwrap()),
+                number_of_occurrences: 3,
+            },
+        });
+        master.modified_occurrences = Some(vec![OccurrenceInfo {
+            item_id: EwsItemId::new("AAMk-1-occ2", None),
+            start: dt("2026-09-01T08:00:00Z"),
+            end: dt("2026-09-01T09:00:00Z"),
+            original_start: dt("2026-03-03T08:00:00Z"),
+        }]);
+        let m = map(&master);
+        assert_eq!(m.rows.len(), 4, "master + 3 occurrences, the moved one included");
+        let moved =
+            m.rows.iter().find(|r| r.key.instance == InstanceKey::occurrence(ts("2026-03-03T08:00:00Z"))).unwrap();
+        assert_eq!(moved.start, Some(ts("2026-09-01T08:00:00Z")));
+    }
+
+    #[test]
+    fn all_day_series_run_midnight_to_midnight_local() {
+        let mut master = base("Holiday", "2026-03-09T23:00:00Z", "2026-03-10T23:00:00Z", "W. Europe Standard Time");
+        master.is_all_day_event = Some(true);
+        master.calendar_item_type = Some(CalendarItemType::RecurringMaster);
+        master.recurrence = Some(Recurrence {
+            pattern: RecurrencePattern::Weekly {
+                interval: 1,
+                days_of_week: vec![ews_proto::items::DayOfWeek::Tuesday],
+                first_day_of_week: None,
+            },
+            range: RecurrenceRange::Numbered {
+                start_date: XDate::new("2026-03-10".parse().unwrap()),
+                number_of_occurrences: 4,
+            },
+        });
+        let m = map(&master);
+        let starts: Vec<String> = m.rows[1..].iter().map(|r| doc(r).start).collect();
+        // Berlin switches to summer time on 29 March.
+        assert_eq!(
+            starts,
+            [
+                "2026-03-10T00:00:00+01:00",
+                "2026-03-17T00:00:00+01:00",
+                "2026-03-24T00:00:00+01:00",
+                "2026-03-31T00:00:00+02:00"
+            ]
+        );
+        assert!(m.rows[1..].iter().all(|r| doc(r).is_all_day));
+        assert_eq!(doc(&m.rows[4]).end, "2026-04-01T00:00:00+02:00");
+    }
+
+    #[test]
+    fn items_without_uid_get_a_stable_key_from_their_item_id() {
+        let mut item = base("x", "2026-02-02T09:00:00Z", "2026-02-02T10:00:00Z", "UTC");
+        item.uid = None;
+        let a = map(&item);
+        assert_eq!(a.uid.as_str(), fallback_uid("AAMk-1"));
+        assert!(a.uid.as_str().starts_with("itemid-") && a.uid.as_str().len() == 39);
+        assert_eq!(map(&item).uid, a.uid);
+        let kept = map_calendar_item(
+            &item,
+            &HashMap::new(),
+            window(),
+            &JoinDetector::new(&[]),
+            FolderKind::Calendar,
+            Some("first-sighting"),
+        )
+        .unwrap();
+        assert_eq!(kept.uid.as_str(), "first-sighting");
     }
 }

@@ -10,7 +10,7 @@ use ews_proto::ops::{
 use ews_proto::shape::{BaseShape, ItemShape};
 use ews_proto::values::DateTime;
 use ews_proto::{FolderId, SmtpAddress};
-use exbridge_calendar::presence::Oof;
+use exbridge_calendar::presence::{Oof, OofState};
 use jiff::Timestamp;
 
 use crate::context::{Context, ExchangeServer};
@@ -201,7 +201,8 @@ pub async fn free_busy(
         .collect())
 }
 
-/// The mailbox's automatic-reply settings (GetUserOofSettings).
+/// The mailbox's automatic-reply settings (GetUserOofSettings). The bounds are kept for a
+/// `Scheduled` state only (Exchange sends its last window with every state).
 pub async fn oof(ctx: &Context, server: &ExchangeServer, mailbox: &SmtpAddress) -> Result<Oof, EwsError> {
     let _ = ctx;
     let response = server.client.call(Some(mailbox), GetUserOofSettingsRequest::new(mailbox.as_str())).await?;
@@ -211,7 +212,11 @@ pub async fn oof(ctx: &Context, server: &ExchangeServer, mailbox: &SmtpAddress) 
     let settings = response
         .oof_settings
         .ok_or_else(|| protocol(server, format!("GetUserOofSettings for {mailbox}: no OofSettings")))?;
-    let window = settings.duration.as_ref().and_then(|d| d.timestamps_utc());
+    // Exchange sends a Duration whatever the state; it only means something when Scheduled.
+    let window = match settings.oof_state {
+        OofState::Scheduled => settings.duration.as_ref().and_then(|d| d.timestamps_utc()),
+        _ => None,
+    };
     Ok(Oof {
         state: settings.oof_state,
         start: window.map(|w| w.0),

@@ -35,8 +35,8 @@ use ews_proto::ops::{GetItem, SyncChange, SyncFolderItems};
 use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
 use ews_proto::{FolderId, ResponseCode, ResponseStatus, SmtpAddress};
 use exbridge_store::{
-    FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError, SyncState,
-    UserId,
+    EventType, FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError,
+    SyncState, UserId,
 };
 use jiff::Timestamp;
 
@@ -57,6 +57,8 @@ pub enum SyncMode {
 /// What a sync did.
 #[derive(Debug, Clone, Default)]
 pub struct SyncReport {
+    /// Items created, updated, deleted in the mirror (created ones of a quiet first sync
+    /// included, see [`SyncOptions::announce_initial`]).
     pub created: usize,
     pub updated: usize,
     pub deleted: usize,
@@ -150,7 +152,25 @@ impl<E: Into<SyncError>> From<E> for PassError {
     }
 }
 
-/// Synchronises one folder of `mailbox` (impersonated) into `user`'s mirror.
+/// How to synchronise: the mode and what to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    pub mode: SyncMode,
+    /// Whether the items found by a folder's very first sync (no sync state and an empty
+    /// mirror) are announced with `event.created` (default). When false they are mirrored
+    /// silently; later syncs announce changes as usual. A resync over a non-empty mirror is
+    /// never affected: it raises events for real differences only.
+    pub announce_initial: bool,
+}
+
+impl SyncOptions {
+    pub fn new(mode: SyncMode) -> Self {
+        SyncOptions { mode, announce_initial: true }
+    }
+}
+
+/// Synchronises one folder of `mailbox` (impersonated) into `user`'s mirror, with
+/// [`SyncOptions::new`]`(mode)`.
 pub async fn sync_folder(
     ctx: &Context,
     server: &ExchangeServer,
@@ -160,6 +180,20 @@ pub async fn sync_folder(
     mode: SyncMode,
     now: Timestamp,
 ) -> Result<SyncReport, SyncError> {
+    sync_folder_with(ctx, server, user, mailbox, folder, SyncOptions::new(mode), now).await
+}
+
+/// [`sync_folder`] with options.
+pub async fn sync_folder_with(
+    ctx: &Context,
+    server: &ExchangeServer,
+    user: &UserId,
+    mailbox: &SmtpAddress,
+    folder: FolderKind,
+    options: SyncOptions,
+    now: Timestamp,
+) -> Result<SyncReport, SyncError> {
+    let mode = options.mode;
     let mut report = SyncReport::default();
     let stored = ctx.store.sync_state(user, folder).await?;
     report.initial = stored.is_none();
@@ -167,7 +201,16 @@ pub async fn sync_folder(
         SyncMode::Incremental => stored.map(|s| s.sync_state),
         SyncMode::Full => None,
     };
-    let pass = Pass { ctx, server, user, mailbox, folder, now, window: day_window(ctx, now) };
+    let pass = Pass {
+        ctx,
+        server,
+        user,
+        mailbox,
+        folder,
+        now,
+        window: day_window(ctx, now),
+        announce_initial: options.announce_initial,
+    };
     loop {
         match pass.run(state.take(), &mut report).await {
             Ok(()) => return Ok(report),
@@ -197,6 +240,7 @@ struct Pass<'a> {
     folder: FolderKind,
     now: Timestamp,
     window: (Timestamp, Timestamp),
+    announce_initial: bool,
 }
 
 impl Pass<'_> {
@@ -211,13 +255,25 @@ impl Pass<'_> {
         let full = state.is_none();
         let mut mirror: Option<BTreeMap<MirrorKey, MirrorEvent>> = None;
         let mut seen: Vec<MappedItem> = Vec::new();
+        // Items Exchange has but that could not be fetched or mapped: their mirror rows stay
+        // as they are (never planned as deleted by a full pass).
+        let mut skipped: BTreeSet<String> = BTreeSet::new();
+        // A first sync into an empty mirror that is not to be announced.
+        let mut quiet_creates = false;
         let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
         loop {
             let request =
                 SyncFolderItems::new(self.folder_id(), state.clone().map(|s| s.into_string().into()), page_size);
             report.requests += 1;
             report.pages += 1;
-            let response = self.server.client.call(Some(self.mailbox), request).await?;
+            let response = match self.server.client.call(Some(self.mailbox), request).await {
+                Ok(r) => r,
+                // Some servers answer a bad state with a SOAP fault rather than a message.
+                Err(e) if state.is_some() && e.response_code() == Some(&ResponseCode::ErrorInvalidSyncStateData) => {
+                    return Err(PassError::InvalidSyncState);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let Some(msg) = response.messages.into_iter().next() else {
                 return Err(EwsError::new(
                     ErrorClass::Transient,
@@ -252,12 +308,13 @@ impl Pass<'_> {
                     SyncChange::ReadFlagChange { .. } => {}
                 }
             }
-            let (items, missing) = self.fetch(&changed, report).await?;
+            let (items, missing) = self.fetch(&changed, report, &mut skipped).await?;
             deleted.extend(missing);
 
             let has_work = !items.is_empty() || !deleted.is_empty() || (full && last_page);
             if has_work && mirror.is_none() {
                 let rows = self.ctx.store.list_mirror(self.user, self.folder).await?;
+                quiet_creates = !self.announce_initial && report.initial && rows.is_empty();
                 mirror = Some(rows.into_iter().map(|r| (r.key.clone(), r)).collect());
             }
             let mut page_items = Vec::new();
@@ -265,16 +322,22 @@ impl Pass<'_> {
                 for (item, exceptions) in &items {
                     match self.map(item, exceptions, m) {
                         Ok(mapped) => page_items.push(mapped),
-                        Err(e) => tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
-                            "calendar item skipped"),
+                        Err(e) => {
+                            tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
+                                "calendar item skipped");
+                            if let Some(id) = &item.item.item_id {
+                                skipped.insert(id.id.as_str().to_owned());
+                            }
+                        }
                     }
                 }
             }
             let final_full = full && last_page;
             let save_state = !full || last_page;
-            let (changes, outbox, counts) = match &mirror {
+            let (changes, mut outbox, counts) = match &mirror {
                 Some(m) => {
-                    let before: Vec<MirrorEvent> = m.values().cloned().collect();
+                    let before: Vec<MirrorEvent> =
+                        m.values().filter(|r| !skipped.contains(r.item_id.as_str())).cloned().collect();
                     // A full pass plans its intermediate pages on their own items, and its last
                     // page on every item seen against the whole mirror.
                     if full {
@@ -293,6 +356,9 @@ impl Pass<'_> {
                 }
                 None => (Vec::new(), Vec::new(), (0, 0, 0)),
             };
+            if quiet_creates {
+                outbox.retain(|e| !matches!(e.event_type, EventType::EventCreated | EventType::TaskCreated));
+            }
             let sync_state = match (&new_state, save_state) {
                 (Some(s), true) => Some(FolderSyncState {
                     user_id: self.user.clone(),
@@ -330,14 +396,16 @@ impl Pass<'_> {
         &self,
         ids: &[ews_proto::ItemId],
         report: &mut SyncReport,
+        skipped: &mut BTreeSet<String>,
     ) -> Result<(Vec<(CalendarItem, HashMap<InstanceKey, CalendarItem>)>, Vec<ItemId>), PassError> {
-        let (items, missing) = self.get_items(ids, report).await?;
+        let (items, missing) = self.get_items(ids, report, skipped).await?;
         let exception_ids: Vec<ews_proto::ItemId> = items
             .iter()
             .filter(|c| c.calendar_item_type == Some(CalendarItemType::RecurringMaster) || c.recurrence.is_some())
             .flat_map(|c| mapping::exception_ids_in_window(c, self.window))
             .collect();
-        let (exceptions, _) = self.get_items(&exception_ids, report).await?;
+        // An exception that cannot be fetched shows the master's content at its own times.
+        let (exceptions, _) = self.get_items(&exception_ids, report, &mut BTreeSet::new()).await?;
         let mut by_uid: HashMap<String, HashMap<InstanceKey, CalendarItem>> = HashMap::new();
         for e in exceptions {
             let zone = mapping::item_zone(&e);
@@ -360,6 +428,7 @@ impl Pass<'_> {
         &self,
         ids: &[ews_proto::ItemId],
         report: &mut SyncReport,
+        skipped: &mut BTreeSet<String>,
     ) -> Result<(Vec<CalendarItem>, Vec<ItemId>), PassError> {
         let mut items = Vec::new();
         let mut missing = Vec::new();
@@ -379,6 +448,7 @@ impl Pass<'_> {
                     let err = message_error(self.server, "GetItem", Some(self.mailbox), &msg.status);
                     if err.class() == ErrorClass::Mailbox {
                         tracing::warn!(user = %self.user, item = %id, error = %err, "item skipped");
+                        skipped.insert(id);
                         continue;
                     }
                     return Err(err.into());

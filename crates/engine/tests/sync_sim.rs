@@ -13,7 +13,7 @@ use ews_proto::xml::XmlText;
 use ews_proto::{BaseItemId, FolderId, ItemId, OccurrenceItemId};
 use exbridge_engine::EngineSettings;
 use exbridge_engine::event::EventId;
-use exbridge_engine::sync::{SyncMode, SyncReport, day_window, sync_folder};
+use exbridge_engine::sync::{SyncMode, SyncOptions, SyncReport, day_window, sync_folder, sync_folder_with};
 use exbridge_sim::store::{ChangeKeyCheck, FolderKind as SimFolder};
 use exbridge_store::{EventType, FolderKind, FolderSyncState, InstanceKey, MirrorKind, SyncState};
 use jiff::Timestamp;
@@ -96,7 +96,10 @@ async fn initial_sync_mirrors_the_calendar_view_and_a_second_sync_is_one_request
     tokio::time::timeout(LIMIT, async {
         let env = Env::start(2, 50, settings()).await;
         let now = anchor_now();
+        let sent_before: u64 = env.sim.stats().requests.values().sum();
         let first = sync(&env, SyncMode::Incremental, now).await;
+        let sent: u64 = env.sim.stats().requests.values().sum::<u64>() - sent_before;
+        assert_eq!(sent, u64::from(first.requests), "the report counts what the server saw");
         println!(
             "initial sync: {} requests, {} created, {} mirror rows written",
             first.requests, first.created, first.mirror_changes
@@ -263,6 +266,26 @@ async fn series_and_occurrence_changes_raise_item_level_events() {
         assert_eq!(events(&r), vec![(EventType::EventDeleted, fifth_id)]);
         assert_eq!(r.entries[0].data["subject"], "Daily standup");
 
+        // One occurrence (the seventh) moved far beyond the window: still one update of it.
+        let seventh = BaseItemId::Occurrence(OccurrenceItemId {
+            recurring_master_id: master_id.id.clone(),
+            change_key: None,
+            instance_index: 7,
+        });
+        store
+            .update_item(&mb, &seventh, ChangeKeyCheck::Ignore, |i| {
+                if let Item::Calendar(c) = i {
+                    c.start = Some(DateTime::utc("2026-06-01T08:00:00Z".parse().unwrap()));
+                    c.end = Some(DateTime::utc("2026-06-01T08:15:00Z".parse().unwrap()));
+                }
+                Ok(())
+            })
+            .unwrap();
+        let r = sync(&env, SyncMode::Incremental, now).await;
+        let seventh_id = EventId::new(&uid, InstanceKey::occurrence("2026-03-23T08:00:00Z".parse().unwrap())).encode();
+        assert_eq!(events(&r), vec![(EventType::EventUpdated, seventh_id)]);
+        assert_eq!(r.entries[0].data["start"], "2026-06-01T10:00:00+02:00");
+
         // A full pass sees nothing new.
         let full = sync(&env, SyncMode::Full, now).await;
         assert!(full.entries.is_empty(), "{:?}", events(&full));
@@ -360,6 +383,126 @@ async fn nine_oclock_in_berlin_is_nine_oclock_in_january_and_in_july() {
         assert_eq!(july.event["end"], "2026-07-16T10:00:00+02:00");
         assert_eq!(january.event["time_zone"], "Europe/Berlin");
         println!("January: {} / July: {}", january.event["start"], july.event["start"]);
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn small_pages_give_the_same_mirror_and_a_paged_full_pass_is_silent() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 30, EngineSettings { sync_page_size: 7, get_item_batch: 4, ..settings() }).await;
+        let now = anchor_now();
+        let first = sync(&env, SyncMode::Incremental, now).await;
+        println!("paged initial sync: {} pages, {} requests, {} created", first.pages, first.requests, first.created);
+        assert!(first.pages >= 5, "30 items in pages of 7: {} pages", first.pages);
+        assert_eq!(first.created, 30);
+        let window = day_window(&env.ctx, now);
+        assert_eq!(mirror_view(&env, window).await, calendar_view(&env, window).await);
+        let full = sync(&env, SyncMode::Full, now).await;
+        assert!(full.entries.is_empty() && full.mirror_changes == 0, "{:?}", events(&full));
+        let again = sync(&env, SyncMode::Incremental, now).await;
+        assert_eq!((again.requests, again.entries.len()), (1, 0));
+
+        // Ten new items and a deletion, read incrementally in pages of seven.
+        let store = env.sim.store().clone();
+        let mb = env.sim_mailbox();
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            let start = format!("2026-03-{:02}T10:00:00Z", 17 + n);
+            let end = format!("2026-03-{:02}T11:00:00Z", 17 + n);
+            let item = Item::Calendar(appointment(&format!("Item {n}"), &start, &end, "UTC"));
+            ids.push(created_id(&store.create_item(&mb, SimFolder::Calendar, &item).unwrap()));
+        }
+        store.delete_item(&mb, &BaseItemId::Item(ids[0].clone()), ChangeKeyCheck::Ignore).unwrap();
+        let paged = sync(&env, SyncMode::Incremental, now).await;
+        println!("paged incremental: {} pages, {} events", paged.pages, paged.entries.len());
+        assert!(paged.pages >= 2);
+        let kinds: Vec<EventType> = paged.entries.iter().map(|e| e.event_type).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == EventType::EventCreated).count(), 9, "{kinds:?}");
+        assert!(kinds.iter().all(|k| *k == EventType::EventCreated), "the deleted one was never announced: {kinds:?}");
+        assert_eq!(mirror_view(&env, window).await, calendar_view(&env, window).await);
+        assert!(sync(&env, SyncMode::Incremental, now).await.entries.is_empty());
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn a_full_pass_finds_what_incremental_syncs_missed() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 12, settings()).await;
+        let now = anchor_now();
+        sync(&env, SyncMode::Incremental, now).await;
+        let store = env.sim.store().clone();
+        let mb = env.sim_mailbox();
+        let created = store
+            .create_item(
+                &mb,
+                SimFolder::Calendar,
+                &Item::Calendar(appointment("Offsite", "2026-03-20T08:00:00Z", "2026-03-20T16:00:00Z", "UTC")),
+            )
+            .unwrap();
+        let uid = created.as_calendar().unwrap().uid.clone().unwrap();
+        sync(&env, SyncMode::Incremental, now).await;
+        // Deleted while the sync state was lost: only a full comparison can notice.
+        store.delete_item(&mb, &BaseItemId::Item(created_id(&created)), ChangeKeyCheck::Ignore).unwrap();
+        env.ctx.store.clear_sync_state(&env.user, FolderKind::Calendar).await.unwrap();
+        let r = sync(&env, SyncMode::Full, now).await;
+        assert_eq!(events(&r), vec![(EventType::EventDeleted, uid)]);
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn a_quiet_first_sync_mirrors_without_announcing() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 12, settings()).await;
+        let now = anchor_now();
+        let options = SyncOptions { mode: SyncMode::Incremental, announce_initial: false };
+        let r = sync_folder_with(&env.ctx, &env.server(), &env.user, &env.mailbox, FolderKind::Calendar, options, now)
+            .await
+            .unwrap();
+        assert_eq!((r.created, r.entries.len()), (12, 0));
+        assert!(!env.ctx.store.list_mirror(&env.user, FolderKind::Calendar).await.unwrap().is_empty());
+        // Later changes are announced.
+        let store = env.sim.store().clone();
+        store
+            .create_item(
+                &env.sim_mailbox(),
+                SimFolder::Calendar,
+                &Item::Calendar(appointment("Later", "2026-03-20T08:00:00Z", "2026-03-20T09:00:00Z", "UTC")),
+            )
+            .unwrap();
+        let r = sync_folder_with(&env.ctx, &env.server(), &env.user, &env.mailbox, FolderKind::Calendar, options, now)
+            .await
+            .unwrap();
+        assert_eq!(r.entries.len(), 1);
+    })
+    .await
+    .expect("test took too long");
+}
+
+#[tokio::test]
+async fn an_unknown_mailbox_is_a_mailbox_error() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(1, 2, settings()).await;
+        let ghost = ews_proto::SmtpAddress::parse("ghost@contoso.test").unwrap();
+        let err = sync_folder(
+            &env.ctx,
+            &env.server(),
+            &env.user,
+            &ghost,
+            FolderKind::Calendar,
+            SyncMode::Incremental,
+            anchor_now(),
+        )
+        .await
+        .unwrap_err();
+        println!("unknown mailbox: {err}");
+        assert!(err.is_mailbox_error(), "{err}");
+        assert!(env.ctx.store.sync_state(&env.user, FolderKind::Calendar).await.unwrap().is_none());
     })
     .await
     .expect("test took too long");

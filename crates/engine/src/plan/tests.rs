@@ -174,6 +174,16 @@ fn deleted_item_tombstones_its_rows_with_one_event_carrying_the_last_doc() {
 }
 
 #[test]
+fn an_item_id_change_is_no_event() {
+    // A move: SyncFolderItems reports a Delete of the old ItemId and a Create of the new one,
+    // with the same UID and content.
+    let before = rows_of(&[single("A", "item-old", "Lunch", "ck1")]);
+    let p = run(&before, &[single("A", "item-new", "Lunch", "ck1")], &[ItemId::new("item-old")], false);
+    assert!(p.outbox.is_empty(), "{:?}", events(&p));
+    assert!(matches!(&p.changes[..], [MirrorChange::Upsert(r)] if r.item_id.as_str() == "item-new"));
+}
+
+#[test]
 fn series_created_is_one_event_with_the_series_document() {
     let s = series(daily("Standup", "ck1", 0..5));
     let p = run(&[], std::slice::from_ref(&s), &[], false);
