@@ -90,7 +90,8 @@ async fn load_url(url: &url::Url) -> Result<Vec<DirectoryUser>, String> {
     if !status.is_success() {
         return Err(format!("GET {shown} answered {status}"));
     }
-    let bytes = response.bytes().await.map_err(|e| format!("GET {shown}: reading the body failed: {}", e.without_url()))?;
+    let bytes =
+        response.bytes().await.map_err(|e| format!("GET {shown}: reading the body failed: {}", e.without_url()))?;
     parse(&bytes, &shown)
 }
 

@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ews_client::{
-    Autodiscover, AutodiscoverConfig, EwsClient, EwsError, ServerConfig, StreamEvent, StreamingConfig,
-    StreamingManager,
+    Autodiscover, AutodiscoverConfig, EwsClient, EwsError, ServerConfig, StreamEvent, StreamingConfig, StreamingManager,
 };
 use ews_proto::SmtpAddress;
 use exbridge_calendar::join::JoinDetector;
@@ -51,6 +50,8 @@ pub use scheduler::{Backoff, Work};
 /// How long `ensure_user` waits for a first resolution before answering with the state as it
 /// is.
 const RESOLVE_WAIT: Duration = Duration::from_secs(20);
+/// At most one directory refresh per this long because of requests for unknown users.
+const UNKNOWN_USER_REFRESH: Duration = Duration::from_secs(10);
 /// How long a readiness answer is reused.
 const READINESS_TTL: Duration = Duration::from_secs(10);
 /// Pruning: tombstones, delivered outbox entries and idempotency records older than these.
@@ -96,7 +97,10 @@ pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Resu
             Some(_) => EwsClient::new(ServerConfig::try_from(x)?)?,
             None => {
                 let email = x.autodiscover_email.as_deref().ok_or_else(|| {
-                    EngineError::Invalid(format!("[[exchange]] {}: neither ews_url nor autodiscover_email is set", x.name))
+                    EngineError::Invalid(format!(
+                        "[[exchange]] {}: neither ews_url nor autodiscover_email is set",
+                        x.name
+                    ))
                 })?;
                 let email = SmtpAddress::parse(email)
                     .map_err(|e| EngineError::Invalid(format!("[[exchange]] {}: autodiscover_email: {e}", x.name)))?;
@@ -146,6 +150,7 @@ struct Inner {
     closed: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+    last_unknown_refresh: Mutex<Option<Instant>>,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -209,6 +214,7 @@ impl Engine {
                 closed: AtomicBool::new(false),
                 tasks: Mutex::new(Vec::new()),
                 readiness: tokio::sync::Mutex::new(None),
+                last_unknown_refresh: Mutex::new(None),
             }
         });
         let mut tasks = Vec::new();
@@ -223,7 +229,9 @@ impl Engine {
         let users = inner.ctx.store.list_users().await?;
         tracing::info!(users = users.len(), servers = inner.ctx.servers.len(), "engine starting");
         for entry in users {
-            inner.scheduler.trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
+            inner
+                .scheduler
+                .trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
         }
         if inner.options.directory.is_pulled() {
             tasks.push(tokio::spawn(inner.clone().refresh_loop()));
@@ -233,7 +241,11 @@ impl Engine {
             Work::sync(SyncMode::Full),
             "reconcile",
         )));
-        tasks.push(tokio::spawn(inner.clone().spread_loop(inner.ctx.settings.oof_poll_interval, Work::oof(), "oof poll")));
+        tasks.push(tokio::spawn(inner.clone().spread_loop(
+            inner.ctx.settings.oof_poll_interval,
+            Work::oof(),
+            "oof poll",
+        )));
         tasks.push(tokio::spawn(inner.clone().prune_loop()));
         inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend(tasks);
         Ok(Arc::new(Engine { ctx, inner }))
@@ -254,7 +266,8 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in &tasks {
             task.abort();
         }
@@ -273,6 +286,18 @@ impl Engine {
 impl Inner {
     fn check_open(&self) -> Result<(), EngineError> {
         if self.closed.load(Ordering::SeqCst) { Err(EngineError::ShuttingDown) } else { Ok(()) }
+    }
+
+    /// Whether an unknown user may trigger a directory refresh now: at most one per
+    /// [`UNKNOWN_USER_REFRESH`], so a flood of requests for unknown ids is not a flood of
+    /// directory downloads.
+    fn may_refresh_now(&self) -> bool {
+        let mut last = self.last_unknown_refresh.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < UNKNOWN_USER_REFRESH) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     fn user_of(&self, server: &str, mailbox: &SmtpAddress) -> Option<UserId> {
@@ -410,7 +435,9 @@ impl Inner {
                         tracing::trace!(server = %server, mailbox = %mailbox.as_str(), user = %user, ?kind, "change");
                         self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
                     }
-                    None => tracing::debug!(server = %server, mailbox = %mailbox.as_str(), "change of an unwatched mailbox"),
+                    None => {
+                        tracing::debug!(server = %server, mailbox = %mailbox.as_str(), "change of an unwatched mailbox")
+                    }
                 },
                 StreamEvent::Gap { mailboxes, reason } => {
                     tracing::info!(server = %server, mailboxes = mailboxes.len(), ?reason, "notification gap: resyncing");
@@ -423,6 +450,9 @@ impl Inner {
                 StreamEvent::Subscribed { mailbox } => {
                     if let Some(user) = self.user_of(&server, &mailbox) {
                         self.set_stream_state(&user, MailboxStatus::Subscribed, None).await;
+                        // Changes between the initial sync and the subscription have no
+                        // notification: one incremental sync (one request when none) covers them.
+                        self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
                     }
                 }
                 StreamEvent::SubscribeFailed { mailbox, folder, error, retrying } => {
@@ -432,6 +462,15 @@ impl Inner {
                     if !retrying && let Some(user) = user {
                         let reason = format!("subscribing to the {folder} folder failed: {error}");
                         self.set_stream_state(&user, MailboxStatus::Error, Some(reason)).await;
+                        // The manager gave the mailbox up: resolve it again later (the next
+                        // successful sync adds it to streaming again).
+                        self.unwatch(&user);
+                        let delay = self.options.backoff.delay(4);
+                        let scheduler = self.scheduler.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            scheduler.trigger(user, Work::resolve());
+                        });
                     }
                 }
                 StreamEvent::ConnectionState { connection, anchor, mailboxes, state, .. } => {
@@ -513,7 +552,10 @@ impl Inner {
                     self.unwatch(id);
                     if previous.is_some_and(|p| p.mailbox.is_some()) {
                         // Another mailbox: its sync state means nothing for the new one.
-                        store.clear_sync_state(id, FolderKind::Calendar).await.map_err(store_err(id, "clearing sync state"))?;
+                        store
+                            .clear_sync_state(id, FolderKind::Calendar)
+                            .await
+                            .map_err(store_err(id, "clearing sync state"))?;
                     }
                 }
                 store.set_mailbox_state(id, &next).await.map_err(store_err(id, "storing the mailbox state"))?;
@@ -643,6 +685,7 @@ impl Inner {
             Some(entry) => entry,
             None => {
                 if self.options.directory.is_pulled()
+                    && self.may_refresh_now()
                     && let Err(e) = self.refresh_directory().await
                 {
                     tracing::warn!(user = %id, error = %e, "directory refresh for an unknown user failed");
@@ -791,5 +834,59 @@ impl Connector for Engine {
         let readiness = Readiness { store, exchange };
         *cached = Some((Instant::now(), readiness.clone()));
         readiness
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("exbridge-runtime-{name}-{}", std::process::id()))
+    }
+
+    /// A file directory, no Exchange server: users load at start, an unknown user triggers a
+    /// refresh that finds them, a refresh that would empty the directory is refused.
+    #[tokio::test]
+    async fn file_directory_loads_refreshes_for_unknown_users_and_keeps_the_guard() {
+        let dir = store_path("filedir");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("users.json");
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"}]"#).unwrap();
+        let store: Arc<dyn Store> = Arc::new(exbridge_store::SqliteStore::open(dir.join("db")).await.unwrap());
+        let ctx = Context {
+            store: store.clone(),
+            servers: vec![],
+            settings: EngineSettings::default(),
+            joins: Arc::new(JoinDetector::new(&[])),
+        };
+        let options = EngineOptions { directory: DirectorySource::File(file.clone()), ..EngineOptions::default() };
+        let engine = tokio::time::timeout(Duration::from_secs(10), Engine::start_with_options(ctx, options))
+            .await
+            .unwrap()
+            .unwrap();
+        let ids: Vec<String> =
+            engine.list_users().await.unwrap().into_iter().map(|e| e.user.id.into_string()).collect();
+        assert_eq!(ids, vec!["a", "b"]);
+
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"},{"id":"c"}]"#).unwrap();
+        let c = engine.ensure_user(&UserId::new("c")).await;
+        // Found by the refresh; with no server it cannot resolve: not_found.
+        let c = c.unwrap();
+        assert_eq!(c.user.id.as_str(), "c");
+        assert_eq!(c.mailbox.state, MailboxStatus::NotFound, "{:?}", c.mailbox);
+        // A second unknown id within the rate limit does not reload the file.
+        std::fs::write(&file, r#"[{"id":"a"},{"id":"b"},{"id":"c"},{"id":"d"}]"#).unwrap();
+        assert!(matches!(engine.ensure_user(&UserId::new("d")).await, Err(EngineError::UnknownUser(_))));
+
+        // Emptying the directory is refused and the old one kept.
+        std::fs::write(&file, "[]").unwrap();
+        assert!(engine.inner.refresh_directory().await.unwrap_err().contains("refused"));
+        assert_eq!(engine.list_users().await.unwrap().len(), 3);
+        engine.shutdown().await;
+        assert!(matches!(engine.upsert_user(DirectoryUser::new("e")).await, Err(EngineError::ShuttingDown)));
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -277,8 +277,7 @@ impl Task {
 mod tests {
     use exbridge_calendar::presence::OofState;
     use exbridge_store::{
-        DirectoryUser, InstanceKey, ItemId, MirrorChange, MirrorEvent, MirrorKey, MirrorKind, OutboxEntry,
-        SqliteStore,
+        DirectoryUser, InstanceKey, ItemId, MirrorChange, MirrorEvent, MirrorKey, MirrorKind, OutboxEntry, SqliteStore,
     };
     use jiff::SignedDuration;
 
@@ -398,12 +397,8 @@ mod tests {
         let start = Timestamp::now() + SignedDuration::from_millis(1500);
         let end = start + SignedDuration::from_millis(1500);
         let tracker = PresenceTracker::start(t.store.clone(), Duration::from_secs(86400));
-        let oof = Oof {
-            state: OofState::Scheduled,
-            start: Some(start),
-            end: Some(end),
-            internal_reply: Some("Away".into()),
-        };
+        let oof =
+            Oof { state: OofState::Scheduled, start: Some(start), end: Some(end), internal_reply: Some("Away".into()) };
         tracker.set_oof(&"u1".into(), oof);
         let entries = presence_entries(t.store.as_ref(), 3).await;
         let active: Vec<bool> = entries.iter().map(|e| e.data["oof"]["active"].as_bool().unwrap()).collect();
@@ -440,7 +435,8 @@ mod tests {
 
         // A real change is still announced.
         let now = Timestamp::now();
-        put_event(t.store.as_ref(), "NOW", now - SignedDuration::from_mins(5), now + SignedDuration::from_hours(1)).await;
+        put_event(t.store.as_ref(), "NOW", now - SignedDuration::from_mins(5), now + SignedDuration::from_hours(1))
+            .await;
         second.recompute(&user);
         let entries = presence_entries(t.store.as_ref(), 2).await;
         assert_eq!(entries[1].data["busy"], true);

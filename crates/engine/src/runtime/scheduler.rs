@@ -303,12 +303,10 @@ mod tests {
         assert_eq!(Work::sync(SyncMode::Full).merge(Work::sync(SyncMode::Incremental)).sync, Some(SyncMode::Full));
         assert!(Work::default().merge(Work::resolve()).resolve);
         let b = Backoff { base: Duration::from_secs(5), max: Duration::from_secs(60) };
-        assert_eq!((b.delay(1), b.delay(2), b.delay(3), b.delay(10)), (
-            Duration::from_secs(5),
-            Duration::from_secs(10),
-            Duration::from_secs(20),
-            Duration::from_secs(60)
-        ));
+        assert_eq!(
+            (b.delay(1), b.delay(2), b.delay(3), b.delay(10)),
+            (Duration::from_secs(5), Duration::from_secs(10), Duration::from_secs(20), Duration::from_secs(60))
+        );
     }
 
     #[tokio::test]
@@ -346,7 +344,8 @@ mod tests {
         let total = Arc::new(AtomicUsize::new(0));
         let max_total = Arc::new(AtomicUsize::new(0));
         let runs = Arc::new(AtomicUsize::new(0));
-        let (f, mpu, t, mt, r) = (in_flight.clone(), max_per_user.clone(), total.clone(), max_total.clone(), runs.clone());
+        let (f, mpu, t, mt, r) =
+            (in_flight.clone(), max_per_user.clone(), total.clone(), max_total.clone(), runs.clone());
         let handler: Handler<String> = Arc::new(move |key, _work| {
             let (f, mpu, t, mt, r) = (f.clone(), mpu.clone(), t.clone(), mt.clone(), r.clone());
             Box::pin(async move {
