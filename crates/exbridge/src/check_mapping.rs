@@ -47,7 +47,9 @@ pub async fn run(config: Config, only: Option<String>) -> anyhow::Result<ExitCod
                 let what = if s.state == MailboxStatus::Error { "ERROR" } else { "no mailbox" };
                 println!("{}: {what}", user.id);
                 if s.attempts.is_empty() {
-                    println!("    no identifier to try (login_email, work_email, personal_email, external_uid are all empty)");
+                    println!(
+                        "    no identifier to try (login_email, work_email, personal_email, external_uid are all empty)"
+                    );
                 }
             }
         }

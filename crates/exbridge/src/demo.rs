@@ -64,7 +64,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let (data_dir, _temp) = match &opts.data_dir {
         Some(dir) => (dir.clone(), None),
         None => {
-            let t = tempfile::Builder::new().prefix("exbridge-demo-").tempdir().context("creating a temporary folder")?;
+            let t =
+                tempfile::Builder::new().prefix("exbridge-demo-").tempdir().context("creating a temporary folder")?;
             (t.path().to_path_buf(), Some(t))
         }
     };

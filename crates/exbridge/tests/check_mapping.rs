@@ -28,15 +28,18 @@ async fn check_mapping_reports_each_identifier_and_the_misses() {
         .replace("source = \"api\"", &format!("source = \"file\"\nfile = {:?}", dir_file.display().to_string()));
     std::fs::write(&cfg.path, toml).unwrap();
 
-    let run = tokio::process::Command::new(exe())
-        .args(["check-mapping", "--config", cfg.path.to_str().unwrap()])
-        .output();
+    let run =
+        tokio::process::Command::new(exe()).args(["check-mapping", "--config", cfg.path.to_str().unwrap()]).output();
     let out = tokio::time::timeout(Duration::from_secs(60), run).await.expect("check-mapping finishes").unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "exit status {}", out.status);
     let line = |id: &str| {
-        stdout.lines().find(|l| l.starts_with(&format!("{id}: "))).unwrap_or_else(|| panic!("no line for {id}")).to_owned()
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id}: ")))
+            .unwrap_or_else(|| panic!("no line for {id}"))
+            .to_owned()
     };
     assert!(line("u-login").contains("user1@contoso.test (matched by login_email"));
     assert!(line("u-work").contains("user2@contoso.test (matched by work_email"));

@@ -4,7 +4,7 @@
 //!
 //! # A user's life
 //! pending → [`resolve_mailbox`] → the state is stored (`user.mailbox_resolved` when the
-//! mailbox is new or changed) → initial [`sync_folder`] → the mailbox joins its server's
+//! mailbox is new or changed) → initial (silent) [`sync_folder_with`](crate::sync::sync_folder_with) → the mailbox joins its server's
 //! [`StreamingManager`] → `subscribed`, `synced_at` moving with every successful sync. No
 //! mailbox → `not_found` (`user.subscription_failed` once per state change), tried again on
 //! every directory change and refresh. A sync failing at mailbox level resolves the mailbox
@@ -41,7 +41,7 @@ use crate::context::{Context, EngineSettings, ExchangeServer};
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
 use crate::resolve::resolve_mailbox;
-use crate::sync::{SyncMode, sync_folder};
+use crate::sync::{SyncMode, SyncOptions, sync_folder_with};
 
 pub use directory::DirectorySource;
 pub use presence::PresenceTracker;
@@ -67,8 +67,12 @@ pub struct EngineOptions {
     pub directory: DirectorySource,
     /// Streaming settings per server name ([`StreamingConfig::default`] for others).
     pub streaming: HashMap<String, StreamingConfig>,
-    /// Look up each mailbox's `GroupingInformation` with Autodiscover for streaming.
-    pub streaming_autodiscover: bool,
+    /// Servers whose mailboxes' `GroupingInformation` is looked up with Autodiscover for
+    /// streaming, with their explicit Autodiscover URL if configured. Only servers configured
+    /// for Autodiscover (`autodiscover_email` or `autodiscover_url`): with a bare `ews_url`
+    /// there may be no Autodiscover endpoint at all, and one connection group is correct for a
+    /// single on-premises server.
+    pub streaming_autodiscover: HashMap<String, Option<url::Url>>,
     /// Retry delays of failed user work.
     pub backoff: Backoff,
     /// How long `shutdown` waits for runs in flight.
@@ -80,7 +84,7 @@ impl Default for EngineOptions {
         EngineOptions {
             directory: DirectorySource::Api,
             streaming: HashMap::new(),
-            streaming_autodiscover: false,
+            streaming_autodiscover: HashMap::new(),
             backoff: Backoff::default(),
             shutdown_wait: Duration::from_secs(30),
         }
@@ -167,7 +171,12 @@ impl Engine {
         let options = EngineOptions {
             directory: DirectorySource::from_config(&config.directory).map_err(EngineError::Invalid)?,
             streaming: config.exchange.iter().map(|x| (x.name.clone(), StreamingConfig::from_exchange(x))).collect(),
-            streaming_autodiscover: true,
+            streaming_autodiscover: config
+                .exchange
+                .iter()
+                .filter(|x| x.ews_url.is_none() || x.autodiscover_url.is_some())
+                .map(|x| (x.name.clone(), x.autodiscover_url.clone()))
+                .collect(),
             ..EngineOptions::default()
         };
         Self::start_with_options(ctx, options).await
@@ -186,7 +195,10 @@ impl Engine {
         let mut streams = HashMap::new();
         for server in &ctx.servers {
             let cfg = options.streaming.get(&server.name).cloned().unwrap_or_default();
-            let autodiscover = options.streaming_autodiscover.then(|| Autodiscover::for_client(&server.client, None));
+            let autodiscover = options
+                .streaming_autodiscover
+                .get(&server.name)
+                .map(|url| Autodiscover::for_client(&server.client, url.clone()));
             let (manager, rx) = StreamingManager::start(server.client.clone(), cfg, autodiscover);
             streams.insert(server.name.clone(), manager);
             receivers.push((server.name.clone(), rx));
@@ -626,7 +638,13 @@ impl Inner {
 
         if let Some(mode) = work.sync {
             let started = Instant::now();
-            match sync_folder(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, mode, Timestamp::now()).await {
+            // A mailbox's very first sync is silent: the application learns of the mailbox
+            // through `user.mailbox_resolved` and reads `/events`; every later change is a
+            // webhook. (Announcing the existing calendar would be 50 webhooks per user, 500,000
+            // for 10,000 users at the first start.)
+            let options = SyncOptions { mode, announce_initial: false };
+            let now = Timestamp::now();
+            match sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await {
                 Ok(report) => {
                     tracing::debug!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, ?mode,
                         created = report.created, updated = report.updated, deleted = report.deleted,
