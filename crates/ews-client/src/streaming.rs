@@ -1586,9 +1586,15 @@ impl ConnTask {
             let frame = tokio::select! {
                 biased;
                 cmd = self.ctl.recv() => {
+                    let before = self.spec.clone();
                     match self.on_cmd(cmd) {
                         // The unfinished response makes the connection unusable: it is dropped.
-                        Some(o) => return o,
+                        Some(o) => {
+                            if matches!(o, Outcome::Updated) && self.docs_ok > 0 {
+                                self.gap_for_replaced_stream(&before);
+                            }
+                            return o;
+                        }
                         None => continue,
                     }
                 }
@@ -1686,6 +1692,26 @@ impl ConnTask {
     }
 
     /// Handles one document of the stream; `Some` ends the request.
+    /// A live stream is being replaced (new membership): the server may already have taken
+    /// notifications off its queues and written them into the response that is dropped now.
+    /// The mailboxes that stay on the connection get a Gap (sent once the new request
+    /// streams), so that their owner resynchronises and nothing is lost; mailboxes new to the
+    /// connection cannot have lost anything on it.
+    fn gap_for_replaced_stream(&mut self, before: &ConnSpec) {
+        let mut stayed: Vec<SmtpAddress> = before
+            .subs
+            .iter()
+            .filter(|(id, _)| self.spec.subs.contains_key(*id))
+            .map(|(_, (mailbox, _))| mailbox.clone())
+            .collect();
+        stayed.sort_by(|a, b| a.normalized().cmp(&b.normalized()));
+        stayed.dedup_by(|a, b| a.normalized() == b.normalized());
+        if !stayed.is_empty() {
+            let reason = "the stream was replaced by one with other subscriptions; notifications in flight may be lost";
+            self.pending_gaps.push((stayed, GapReason::ConnectionDropped(reason.into())));
+        }
+    }
+
     fn on_document(&mut self, env: Envelope) -> Option<Outcome> {
         let resp = match env.body {
             Body::GetStreamingEventsResponse(r) => r,
