@@ -1704,7 +1704,7 @@ impl ConnTask {
             .filter(|(id, _)| self.spec.subs.contains_key(*id))
             .map(|(_, (mailbox, _))| mailbox.clone())
             .collect();
-        stayed.sort_by(|a, b| a.normalized().cmp(&b.normalized()));
+        stayed.sort_by_key(|a| a.normalized());
         stayed.dedup_by(|a, b| a.normalized() == b.normalized());
         if !stayed.is_empty() {
             let reason = "the stream was replaced by one with other subscriptions; notifications in flight may be lost";

@@ -23,10 +23,9 @@ pub struct Running {
     dispatcher: exbridge_server::Dispatcher,
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|v| *v).await;
-    }
+/// Resolves once the stop flag is set.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
 }
 
 /// Opens the store, starts the engine, the webhook dispatcher and the HTTP server.
