@@ -38,6 +38,23 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// `store.encryption_key` is not the key this database was encrypted with.
+    #[error(
+        "store.encryption_key does not match the key this database was encrypted with \
+         (its key check in store_meta does not decrypt): configure the key used before"
+    )]
+    WrongKey,
+
+    /// An encrypted value, or a database with encrypted values, but no key configured; or a
+    /// secret to store without a key.
+    #[error("{what}: set store.encryption_key (to the key used before, if the database has one)")]
+    KeyRequired { what: String },
+
+    /// A sealed value that does not decrypt with the configured key: altered, or copied from
+    /// another row or column.
+    #[error("cannot decrypt {table}.{column} of row {row}: the value was altered or does not belong to this row")]
+    Undecryptable { table: &'static str, column: &'static str, row: String },
+
     /// Applying migrations failed (a database from a newer exbridge, or a damaged file).
     #[error("store migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

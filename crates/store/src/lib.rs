@@ -34,6 +34,13 @@
 //!   delivered at, last error). Only the oldest undelivered entry of each user is eligible for
 //!   delivery, so a failing entry delays its own user's later entries, and nobody else's.
 //!   Delivered entries are pruned after a retention; undelivered ones never are.
+//! - **Encryption at rest.** With `store.encryption_key`, the columns holding calendar content
+//!   or secrets (mirror `event`, outbox `data`, presence, stored idempotent responses, the
+//!   `secrets` table) are sealed with XChaCha20-Poly1305 in Rust before they reach SQL, bound
+//!   to their table, column and row; the indexed columns stay plain. Key derivation, the value
+//!   format and mixed (partly plain) databases are described in `crypto.rs` ([`StoreKey`]).
+//!   Not encrypted: directory identities (names, e-mail addresses), mailbox states, sync
+//!   states, subscription ids, content hashes, delivery errors.
 //! - **Times** are unix milliseconds (BIGINT) in UTC; JSON documents are TEXT. Both travel
 //!   through every sqlx driver, including `Any`.
 //! - **One SQL dialect.** Statements (`sql.rs`) and the migration use only syntax that SQLite
@@ -62,6 +69,7 @@
 //! runtime. One allocation per call is nothing next to a database round trip, and the trait
 //! reads as plain `async fn` signatures rather than hand-written boxed futures.
 
+mod crypto;
 mod error;
 mod model;
 mod sql;
@@ -70,16 +78,30 @@ mod store;
 
 use std::sync::Arc;
 
+pub use crypto::StoreKey;
 pub use error::{Result, StoreError};
 pub use model::*;
+/// The `secrecy` crate of [`Store::put_secret`] / [`Store::get_secret`]'s `SecretString`.
+pub use secrecy;
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
 pub use store::Store;
 
 /// Opens the store a configuration URL names (`sqlite://…`; `postgres://…` once implemented)
-/// and applies pending migrations.
+/// and applies pending migrations. No encryption key: see [`open_store_with`].
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    open_store_with(url, None).await
+}
+
+/// [`open_store`] with the configuration's `store.encryption_key` (parsed by
+/// [`StoreKey::parse`]). With a key, event content, outbox data, presence, stored responses
+/// and secrets are encrypted at rest (see the `crypto` notes in the crate docs); opening with
+/// a key other than the database's fails with [`StoreError::WrongKey`], opening an encrypted
+/// database without a key with [`StoreError::KeyRequired`].
+pub async fn open_store_with(url: &str, key: Option<StoreKey>) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open_with(SqliteStoreOptions::from_url(url)?).await?;
+        let mut options = SqliteStoreOptions::from_url(url)?;
+        options.encryption_key = key;
+        let store = SqliteStore::open_with(options).await?;
         return Ok(Arc::new(store));
     }
     let reason = if url.starts_with("postgres://") || url.starts_with("postgresql://") {

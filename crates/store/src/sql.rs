@@ -248,3 +248,16 @@ pub const SELECT_PRESENCE: &str = "SELECT presence FROM presence_states WHERE us
 
 pub const UPSERT_PRESENCE: &str = "INSERT INTO presence_states (user_id, presence, updated_at) VALUES ($1, $2, $3) \
      ON CONFLICT (user_id) DO UPDATE SET presence = excluded.presence, updated_at = excluded.updated_at";
+
+// --- encryption at rest ------------------------------------------------------------------------
+
+pub const GET_META: &str = "SELECT value FROM store_meta WHERE name = $1";
+
+pub const INSERT_META: &str = "INSERT INTO store_meta (name, value) VALUES ($1, $2)";
+
+pub const GET_SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
+
+pub const UPSERT_SECRET: &str = "INSERT INTO secrets (name, value, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+pub const DELETE_SECRET: &str = "DELETE FROM secrets WHERE name = $1";

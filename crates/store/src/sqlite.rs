@@ -22,6 +22,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::watch;
 
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::{Codec, Place, StoreKey};
 use crate::error::{Result, StoreError, db, db_user};
 use crate::model::*;
 use crate::sql;
@@ -46,6 +49,9 @@ pub struct SqliteStoreOptions {
     /// a commit when the process dies; it can lose the last commits on power loss or an OS
     /// crash. FULL syncs the WAL on every commit.
     pub synchronous_full: bool,
+    /// `store.encryption_key`: with it, event content, outbox data, presence, stored responses
+    /// and secrets are encrypted at rest (see the `crypto` module notes).
+    pub encryption_key: Option<StoreKey>,
 }
 
 impl SqliteStoreOptions {
@@ -56,7 +62,14 @@ impl SqliteStoreOptions {
             busy_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(30),
             synchronous_full: false,
+            encryption_key: None,
         }
+    }
+
+    /// Sets the encryption key.
+    pub fn with_encryption_key(mut self, key: StoreKey) -> Self {
+        self.encryption_key = Some(key);
+        self
     }
 
     /// From a configuration URL: `sqlite://./data/exbridge.db`, `sqlite:///abs/path.db`,
@@ -86,6 +99,7 @@ struct Inner {
     reader: SqlitePool,
     path: PathBuf,
     last_seq: watch::Sender<i64>,
+    codec: Codec,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -114,6 +128,9 @@ impl SqliteStore {
             .synchronous(synchronous)
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
+        // With a key, deleted and overwritten content is zeroed in the file instead of lingering
+        // in free pages.
+        let base = if options.encryption_key.is_some() { base.pragma("secure_delete", "ON") } else { base };
 
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
@@ -125,6 +142,7 @@ impl SqliteStore {
             .await
             .map_err(db("open"))?;
         MIGRATOR.run(&writer).await?;
+        let codec = setup_encryption(&writer, options.encryption_key.as_ref()).await?;
 
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
@@ -135,7 +153,7 @@ impl SqliteStore {
 
         let last: i64 = sqlx::query_scalar(sql::LAST_SEQ).fetch_one(&writer).await.map_err(db("open"))?;
         let (last_seq, _) = watch::channel(last);
-        Ok(SqliteStore { inner: Arc::new(Inner { writer, reader, path: options.path, last_seq }) })
+        Ok(SqliteStore { inner: Arc::new(Inner { writer, reader, path: options.path, last_seq, codec }) })
     }
 
     /// The database file.
@@ -145,6 +163,10 @@ impl SqliteStore {
 
     async fn begin(&self, op: &'static str) -> Result<Transaction<'static, Sqlite>> {
         self.inner.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db(op))
+    }
+
+    fn codec(&self) -> &Codec {
+        &self.inner.codec
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -167,6 +189,68 @@ impl SqliteStore {
         }
     }
 }
+
+/// Checks the configured key against the database's `key_check` (creating the salt and the check
+/// on the first keyed open) and returns the codec for its values.
+async fn setup_encryption(writer: &SqlitePool, key: Option<&StoreKey>) -> Result<Codec> {
+    const OP: &str = "open (check the encryption key)";
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db(OP))?;
+    let salt: Option<String> =
+        sqlx::query_scalar(sql::GET_META).bind(META_SALT).fetch_optional(&mut *tx).await.map_err(db(OP))?;
+    let check: Option<String> =
+        sqlx::query_scalar(sql::GET_META).bind(META_CHECK).fetch_optional(&mut *tx).await.map_err(db(OP))?;
+    let Some(key) = key else {
+        if check.is_some() {
+            return Err(StoreError::KeyRequired {
+                what: "this database holds values encrypted with a store.encryption_key, and no key is configured"
+                    .into(),
+            });
+        }
+        return Ok(Codec::new(None));
+    };
+    let salt = match salt {
+        Some(text) => crate::crypto::decode_salt(&text).ok_or_else(|| StoreError::Corrupt {
+            table: "store_meta",
+            column: "value",
+            detail: "kdf_salt".into(),
+        })?,
+        None if check.is_some() => {
+            return Err(StoreError::Corrupt {
+                table: "store_meta",
+                column: "value",
+                detail: "kdf_salt is missing".into(),
+            });
+        }
+        None => {
+            let salt = crate::crypto::new_salt()?;
+            sqlx::query(sql::INSERT_META)
+                .bind(META_SALT)
+                .bind(crate::crypto::encode_salt(&salt))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+            salt
+        }
+    };
+    let cipher = key.derive(&salt)?;
+    match check {
+        Some(check) if !cipher.verify_check(&check) => return Err(StoreError::WrongKey),
+        Some(_) => {}
+        None => {
+            sqlx::query(sql::INSERT_META)
+                .bind(META_CHECK)
+                .bind(cipher.check_value()?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        }
+    }
+    tx.commit().await.map_err(db(OP))?;
+    Ok(Codec::new(Some(cipher)))
+}
+
+const META_SALT: &str = "kdf_salt";
+const META_CHECK: &str = "key_check";
 
 // ---------------------------------------------------------------------------------------------
 // value conversion
@@ -277,8 +361,15 @@ fn index_from_row(row: &SqliteRow) -> Result<MirrorIndexEntry> {
     })
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<MirrorEvent> {
+fn event_from_row(row: &SqliteRow, user: &UserId, codec: &Codec) -> Result<MirrorEvent> {
     let index = index_from_row(row)?;
+    let stored: String = col(row, "event")?;
+    let place = Place {
+        table: MIRROR,
+        column: "event",
+        row: &[user.as_str(), index.key.folder.as_str(), index.key.uid.as_str(), index.key.instance.as_str()],
+    };
+    let event = codec.open(stored, place)?;
     Ok(MirrorEvent {
         key: index.key,
         kind: index.kind,
@@ -287,7 +378,7 @@ fn event_from_row(row: &SqliteRow) -> Result<MirrorEvent> {
         series_id: index.series_id,
         start: index.start,
         end: index.end,
-        event: from_json(&col::<String>(row, "event")?, MIRROR, "event")?,
+        event: from_json(&event, MIRROR, "event")?,
         content_hash: index.content_hash,
         changed_at: index.changed_at,
         deleted: index.deleted,
@@ -310,15 +401,17 @@ fn subscription_from_row(row: &SqliteRow) -> Result<SubscriptionRecord> {
     })
 }
 
-fn outbox_from_row(row: &SqliteRow) -> Result<OutboxEntry> {
+fn outbox_from_row(row: &SqliteRow, codec: &Codec) -> Result<OutboxEntry> {
     const T: &str = "outbox";
+    let id: String = col(row, "id")?;
+    let data = codec.open(col(row, "data")?, Place { table: T, column: "data", row: &[&id] })?;
     Ok(OutboxEntry {
         seq: col(row, "seq")?,
-        id: col(row, "id")?,
+        id,
         event_type: text(&col::<String>(row, "event_type")?, EventType::parse, T, "event_type")?,
         user_id: UserId::new(col::<String>(row, "user_id")?),
         occurred_at: timestamp(col(row, "occurred_at")?, T, "occurred_at")?,
-        data: from_json(&col::<String>(row, "data")?, T, "data")?,
+        data: from_json(&data, T, "data")?,
         origin: col(row, "origin")?,
         created_at: timestamp(col(row, "created_at")?, T, "created_at")?,
     })
@@ -346,10 +439,14 @@ fn webhook_from_row(row: &SqliteRow) -> Result<WebhookTarget> {
     })
 }
 
-fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord> {
+fn idempotency_from_row(row: &SqliteRow, codec: &Codec) -> Result<IdempotencyRecord> {
     const T: &str = "idempotency_keys";
+    let user_id: String = col(row, "user_id")?;
+    let key: String = col(row, "idem_key")?;
     let status: Option<i64> = col(row, "status")?;
     let body: Option<String> = col(row, "response")?;
+    let body =
+        body.map(|b| codec.open(b, Place { table: T, column: "response", row: &[&user_id, &key] })).transpose()?;
     let response = match (status, body) {
         (Some(status), Some(body)) => Some(StoredResponse {
             status: u16::try_from(status).map_err(|_| StoreError::Corrupt {
@@ -362,8 +459,8 @@ fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord> {
         _ => None,
     };
     Ok(IdempotencyRecord {
-        user_id: UserId::new(col::<String>(row, "user_id")?),
-        key: col(row, "idem_key")?,
+        user_id: UserId::new(user_id),
+        key,
         request_hash: col(row, "request_hash")?,
         response,
         created_at: timestamp(col(row, "created_at")?, T, "created_at")?,
@@ -426,7 +523,18 @@ fn upsert_mirror_batch_sql() -> &'static str {
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-fn bind_mirror_row<'q>(query: SqliteQuery<'q>, user: &UserId, event: &MirrorEvent) -> Result<SqliteQuery<'q>> {
+fn bind_mirror_row<'q>(
+    query: SqliteQuery<'q>,
+    user: &UserId,
+    event: &MirrorEvent,
+    codec: &Codec,
+) -> Result<SqliteQuery<'q>> {
+    let place = Place {
+        table: MIRROR,
+        column: "event",
+        row: &[user.as_str(), event.key.folder.as_str(), event.key.uid.as_str(), event.key.instance.as_str()],
+    };
+    let stored = codec.seal(to_json(&event.event, "event")?, place)?;
     Ok(query
         .bind(user.as_str().to_owned())
         .bind(event.key.folder.as_str())
@@ -438,24 +546,29 @@ fn bind_mirror_row<'q>(query: SqliteQuery<'q>, user: &UserId, event: &MirrorEven
         .bind(event.series_id.clone())
         .bind(event.start.map(ms))
         .bind(event.end.map(ms))
-        .bind(to_json(&event.event, "event")?)
+        .bind(stored)
         .bind(event.content_hash.clone())
         .bind(ms(event.changed_at))
         .bind(event.deleted))
 }
 
 /// Upserts a run of rows with distinct keys: a full batch in one statement, otherwise one by one.
-async fn upsert_rows_in(conn: &mut SqliteConnection, user: &UserId, rows: &[&MirrorEvent]) -> Result<()> {
+async fn upsert_rows_in(
+    conn: &mut SqliteConnection,
+    codec: &Codec,
+    user: &UserId,
+    rows: &[&MirrorEvent],
+) -> Result<()> {
     const OP: &str = "apply mirror change";
     if rows.len() == MIRROR_BATCH {
         let mut query = sqlx::query(upsert_mirror_batch_sql());
         for row in rows {
-            query = bind_mirror_row(query, user, row)?;
+            query = bind_mirror_row(query, user, row, codec)?;
         }
         query.execute(&mut *conn).await.map_err(db_user(OP, user))?;
     } else {
         for row in rows {
-            bind_mirror_row(sqlx::query(sql::UPSERT_MIRROR), user, row)?
+            bind_mirror_row(sqlx::query(sql::UPSERT_MIRROR), user, row, codec)?
                 .execute(&mut *conn)
                 .await
                 .map_err(db_user(OP, user))?;
@@ -465,7 +578,12 @@ async fn upsert_rows_in(conn: &mut SqliteConnection, user: &UserId, rows: &[&Mir
 }
 
 /// Applies changes in order; consecutive upserts of distinct keys go in batches.
-async fn apply_changes_in(conn: &mut SqliteConnection, user: &UserId, changes: &[MirrorChange]) -> Result<()> {
+async fn apply_changes_in(
+    conn: &mut SqliteConnection,
+    codec: &Codec,
+    user: &UserId,
+    changes: &[MirrorChange],
+) -> Result<()> {
     const OP: &str = "apply mirror change";
     let mut run: Vec<&MirrorEvent> = Vec::with_capacity(MIRROR_BATCH);
     let mut keys: HashSet<&MirrorKey> = HashSet::with_capacity(MIRROR_BATCH);
@@ -473,7 +591,7 @@ async fn apply_changes_in(conn: &mut SqliteConnection, user: &UserId, changes: &
         let key = match change {
             MirrorChange::Upsert(event) => {
                 if run.len() == MIRROR_BATCH || keys.contains(&event.key) {
-                    upsert_rows_in(conn, user, &run).await?;
+                    upsert_rows_in(conn, codec, user, &run).await?;
                     run.clear();
                     keys.clear();
                 }
@@ -483,7 +601,7 @@ async fn apply_changes_in(conn: &mut SqliteConnection, user: &UserId, changes: &
             }
             MirrorChange::Tombstone { key, .. } | MirrorChange::Forget { key } => key,
         };
-        upsert_rows_in(conn, user, &run).await?;
+        upsert_rows_in(conn, codec, user, &run).await?;
         run.clear();
         keys.clear();
         let query = match change {
@@ -501,7 +619,7 @@ async fn apply_changes_in(conn: &mut SqliteConnection, user: &UserId, changes: &
         };
         query.execute(&mut *conn).await.map_err(db(OP))?;
     }
-    upsert_rows_in(conn, user, &run).await
+    upsert_rows_in(conn, codec, user, &run).await
 }
 
 async fn set_sync_state_in(conn: &mut SqliteConnection, state: &FolderSyncState) -> Result<()> {
@@ -517,7 +635,7 @@ async fn set_sync_state_in(conn: &mut SqliteConnection, state: &FolderSyncState)
 }
 
 /// Appends outbox entries: seqs from the counter row, one delivery row per interested webhook.
-async fn append_in(conn: &mut SqliteConnection, events: &[NewOutboxEvent]) -> Result<Vec<OutboxEntry>> {
+async fn append_in(conn: &mut SqliteConnection, codec: &Codec, events: &[NewOutboxEvent]) -> Result<Vec<OutboxEntry>> {
     const OP: &str = "append to outbox";
     if events.is_empty() {
         return Ok(Vec::new());
@@ -545,7 +663,10 @@ async fn append_in(conn: &mut SqliteConnection, events: &[NewOutboxEvent]) -> Re
             .bind(entry.event_type.as_str())
             .bind(entry.user_id.as_str())
             .bind(ms(entry.occurred_at))
-            .bind(to_json(&entry.data, "outbox data")?)
+            .bind(codec.seal(
+                to_json(&entry.data, "outbox data")?,
+                Place { table: "outbox", column: "data", row: &[&entry.id] },
+            )?)
             .bind(entry.origin.as_deref())
             .bind(ms(now))
             .execute(&mut *conn)
@@ -747,11 +868,11 @@ impl Store for SqliteStore {
         if known == 0 {
             return Err(StoreError::UnknownUser(user.clone()));
         }
-        apply_changes_in(&mut tx, user, changes).await?;
+        apply_changes_in(&mut tx, self.codec(), user, changes).await?;
         if let Some(state) = new_sync_state {
             set_sync_state_in(&mut tx, state).await?;
         }
-        let entries = append_in(&mut tx, outbox).await?;
+        let entries = append_in(&mut tx, self.codec(), outbox).await?;
         tx.commit().await.map_err(db(OP))?;
         self.published(&entries);
         Ok(entries)
@@ -772,7 +893,7 @@ impl Store for SqliteStore {
             .fetch_all(self.reader())
             .await
             .map_err(db("query events"))?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|row| event_from_row(row, user, self.codec())).collect()
     }
 
     async fn list_mirror(&self, user: &UserId, folder: FolderKind) -> Result<Vec<MirrorEvent>> {
@@ -782,7 +903,7 @@ impl Store for SqliteStore {
             .fetch_all(self.reader())
             .await
             .map_err(db("list mirror"))?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|row| event_from_row(row, user, self.codec())).collect()
     }
 
     async fn get_event(&self, user: &UserId, key: &MirrorKey) -> Result<Option<MirrorEvent>> {
@@ -794,7 +915,7 @@ impl Store for SqliteStore {
             .fetch_optional(self.reader())
             .await
             .map_err(db("get event"))?;
-        row.as_ref().map(event_from_row).transpose()
+        row.as_ref().map(|row| event_from_row(row, user, self.codec())).transpose()
     }
 
     async fn events_by_item_id(&self, user: &UserId, item_id: &ItemId) -> Result<Vec<MirrorEvent>> {
@@ -804,7 +925,7 @@ impl Store for SqliteStore {
             .fetch_all(self.reader())
             .await
             .map_err(db("find events by item id"))?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|row| event_from_row(row, user, self.codec())).collect()
     }
 
     async fn mirror_index(&self, user: &UserId, folder: FolderKind) -> Result<Vec<MirrorIndexEntry>> {
@@ -969,7 +1090,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin(OP).await?;
-        let entries = append_in(&mut tx, events).await?;
+        let entries = append_in(&mut tx, self.codec(), events).await?;
         tx.commit().await.map_err(db(OP))?;
         self.published(&entries);
         Ok(entries)
@@ -989,7 +1110,9 @@ impl Store for SqliteStore {
             .await
             .map_err(db("read pending deliveries"))?;
         rows.iter()
-            .map(|row| Ok(PendingDelivery { entry: outbox_from_row(row)?, delivery: delivery_from_row(row)? }))
+            .map(|row| {
+                Ok(PendingDelivery { entry: outbox_from_row(row, self.codec())?, delivery: delivery_from_row(row)? })
+            })
             .collect()
     }
 
@@ -1029,13 +1152,13 @@ impl Store for SqliteStore {
             .fetch_all(self.reader())
             .await
             .map_err(db("read outbox"))?;
-        rows.iter().map(outbox_from_row).collect()
+        rows.iter().map(|row| outbox_from_row(row, self.codec())).collect()
     }
 
     async fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>> {
         let row =
             sqlx::query(sql::OUTBOX_BY_ID).bind(id).fetch_optional(self.reader()).await.map_err(db("read outbox"))?;
-        row.as_ref().map(outbox_from_row).transpose()
+        row.as_ref().map(|row| outbox_from_row(row, self.codec())).transpose()
     }
 
     async fn delivery_states(&self, seq: i64) -> Result<Vec<DeliveryState>> {
@@ -1078,7 +1201,9 @@ impl Store for SqliteStore {
             .fetch_optional(self.reader())
             .await
             .map_err(db("get presence state"))?;
-        text.map(|t| from_json(&t, "presence_states", "presence")).transpose()
+        const T: &str = "presence_states";
+        let text = text.map(|t| self.codec().open(t, Place { table: T, column: "presence", row: &[user.as_str()] }));
+        text.transpose()?.map(|t| from_json(&t, T, "presence")).transpose()
     }
 
     async fn append_presence_change(
@@ -1091,12 +1216,15 @@ impl Store for SqliteStore {
         let mut tx = self.begin(OP).await?;
         sqlx::query(sql::UPSERT_PRESENCE)
             .bind(user.as_str())
-            .bind(to_json(presence, "presence")?)
+            .bind(self.codec().seal(
+                to_json(presence, "presence")?,
+                Place { table: "presence_states", column: "presence", row: &[user.as_str()] },
+            )?)
             .bind(ms(now()))
             .execute(&mut *tx)
             .await
             .map_err(db_user(OP, user))?;
-        let mut entries = append_in(&mut tx, std::slice::from_ref(event)).await?;
+        let mut entries = append_in(&mut tx, self.codec(), std::slice::from_ref(event)).await?;
         tx.commit().await.map_err(db(OP))?;
         self.published(&entries);
         entries.pop().ok_or_else(|| StoreError::Invalid(format!("no outbox entry appended for {user}")))
@@ -1109,7 +1237,7 @@ impl Store for SqliteStore {
             .fetch_optional(self.reader())
             .await
             .map_err(db("read idempotency key"))?;
-        row.as_ref().map(idempotency_from_row).transpose()
+        row.as_ref().map(|row| idempotency_from_row(row, self.codec())).transpose()
     }
 
     async fn idempotency_reserve(&self, user: &UserId, key: &str, request_hash: &str) -> Result<Reservation> {
@@ -1132,7 +1260,7 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db(OP))?;
-            Reservation::Existing(idempotency_from_row(&row)?)
+            Reservation::Existing(idempotency_from_row(&row, self.codec())?)
         };
         tx.commit().await.map_err(db(OP))?;
         Ok(outcome)
@@ -1143,7 +1271,10 @@ impl Store for SqliteStore {
             .bind(user.as_str())
             .bind(key)
             .bind(i64::from(response.status))
-            .bind(to_json(&response.body, "response")?)
+            .bind(self.codec().seal(
+                to_json(&response.body, "response")?,
+                Place { table: "idempotency_keys", column: "response", row: &[user.as_str(), key] },
+            )?)
             .bind(ms(now()))
             .execute(self.writer())
             .await
@@ -1168,5 +1299,51 @@ impl Store for SqliteStore {
             .await
             .map_err(db("prune idempotency keys"))?;
         Ok(done.rows_affected())
+    }
+
+    fn encrypts_at_rest(&self) -> bool {
+        self.codec().is_keyed()
+    }
+
+    async fn put_secret(&self, name: &str, value: &SecretString) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("a secret needs a non-empty name".into()));
+        }
+        let sealed = self
+            .codec()
+            .seal_required(value.expose_secret(), Place { table: "secrets", column: "value", row: &[name] })?;
+        sqlx::query(sql::UPSERT_SECRET)
+            .bind(name)
+            .bind(sealed)
+            .bind(ms(now()))
+            .execute(self.writer())
+            .await
+            .map_err(db("put secret"))?;
+        Ok(())
+    }
+
+    async fn get_secret(&self, name: &str) -> Result<Option<SecretString>> {
+        let stored: Option<String> = sqlx::query_scalar(sql::GET_SECRET)
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db("get secret"))?;
+        let Some(stored) = stored else { return Ok(None) };
+        if !stored.starts_with(crate::crypto::PREFIX) {
+            // Secrets are only ever written sealed: a plain one was put there by hand.
+            return Err(StoreError::Corrupt {
+                table: "secrets",
+                column: "value",
+                detail: format!("{name} is not sealed"),
+            });
+        }
+        let plain = self.codec().open(stored, Place { table: "secrets", column: "value", row: &[name] })?;
+        Ok(Some(SecretString::from(plain)))
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<bool> {
+        let done =
+            sqlx::query(sql::DELETE_SECRET).bind(name).execute(self.writer()).await.map_err(db("delete secret"))?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use secrecy::SecretString;
 use tokio::sync::watch;
 
 use crate::error::Result;
@@ -214,4 +215,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes records created before `before`; returns how many.
     async fn prune_idempotency(&self, before: Timestamp) -> Result<u64>;
+
+    // --- secrets ---------------------------------------------------------------------------
+
+    /// Whether values are encrypted at rest (a `store.encryption_key` is configured). Without
+    /// it the secret methods refuse to store anything.
+    fn encrypts_at_rest(&self) -> bool;
+
+    /// Stores (or replaces) a credential entered in the UI or API: an Exchange password, a
+    /// client secret, a webhook secret. Always encrypted; fails with
+    /// [`StoreError::KeyRequired`](crate::StoreError::KeyRequired) without a key.
+    async fn put_secret(&self, name: &str, value: &SecretString) -> Result<()>;
+
+    /// The secret stored under `name`, if any.
+    async fn get_secret(&self, name: &str) -> Result<Option<SecretString>>;
+
+    /// Removes a secret; returns whether there was one.
+    async fn delete_secret(&self, name: &str) -> Result<bool>;
 }
