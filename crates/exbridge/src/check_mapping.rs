@@ -14,7 +14,8 @@ use exbridge_store::{AttemptOutcome, DirectoryUser, MailboxStatus};
 pub async fn run(config: Config, only: Option<String>) -> anyhow::Result<ExitCode> {
     let source = DirectorySource::from_config(&config.directory).map_err(anyhow::Error::msg)?;
     // The API source keeps its directory in the store; url/file are read now.
-    let store = exbridge_store::open_store(&config.store.url).await?;
+    let key = config.store.encryption_key.as_ref().map(|k| exbridge_store::StoreKey::parse(k.expose())).transpose()?;
+    let store = exbridge_store::open_store_with(&config.store.url, key).await?;
     let users: Vec<DirectoryUser> = match source.load().await {
         Some(loaded) => loaded.map_err(anyhow::Error::msg)?,
         None => store.list_users().await?.into_iter().map(|e| e.user).collect(),

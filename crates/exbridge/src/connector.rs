@@ -33,7 +33,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.server.data_dir)
         .with_context(|| format!("creating data_dir {}", config.server.data_dir.display()))?;
     ensure_sqlite_parent(&config.store.url)?;
-    let store = exbridge_store::open_store(&config.store.url)
+    let key = config
+        .store
+        .encryption_key
+        .as_ref()
+        .map(|k| exbridge_store::StoreKey::parse(k.expose()))
+        .transpose()
+        .with_context(|| "reading store.encryption_key")?;
+    let store = exbridge_store::open_store_with(&config.store.url, key)
         .await
         .with_context(|| format!("opening the store {}", redact_url(&config.store.url)))?;
     let listener = tokio::net::TcpListener::bind(config.server.listen)
