@@ -102,8 +102,10 @@ pub struct Usage {
 impl Usage {
     /// Reads the figures of process `pid`.
     pub fn of(pid: u32) -> Result<Usage> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("read /proc/{pid}/status"))?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("read /proc/{pid}/stat"))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("read /proc/{pid}/status"))?;
+        let stat =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("read /proc/{pid}/stat"))?;
         let kb = |key: &str| -> u64 {
             status
                 .lines()
@@ -133,7 +135,8 @@ pub fn cpu_by_thread(pid: u32) -> Vec<(String, f64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
     for t in tasks.flatten() {
         let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else { continue };
-        let name = stat.split_once('(').and_then(|(_, r)| r.rsplit_once(')')).map(|(n, _)| n.to_string()).unwrap_or_default();
+        let name =
+            stat.split_once('(').and_then(|(_, r)| r.rsplit_once(')')).map(|(n, _)| n.to_string()).unwrap_or_default();
         if let Ok(secs) = cpu_secs_of_stat(&stat, clock_ticks()) {
             *by.entry(name).or_default() += secs;
         }
@@ -244,7 +247,14 @@ pub struct Connector {
 impl Connector {
     /// Writes the configuration (Basic, impersonation, directory through the API, webhooks to
     /// `webhook_url`) into `dir`, starts the connector and waits for `/healthz`.
-    pub async fn start(exe: &Path, dir: &Path, ews_url: &str, webhook_url: &str, http: &reqwest::Client) -> Result<Connector> {
+    pub async fn start(
+        exe: &Path,
+        dir: &Path,
+        ews_url: &str,
+        webhook_url: &str,
+        oof_poll_interval: &str,
+        http: &reqwest::Client,
+    ) -> Result<Connector> {
         let port = free_port()?;
         let data = dir.join("data");
         std::fs::create_dir_all(&data)?;
@@ -255,7 +265,7 @@ impl Connector {
              [[exchange]]\nname = \"sim\"\news_url = {}\nauth = \"basic\"\nusername = {}\npassword = {}\n\
              impersonation = true\nserver_version = \"Exchange2016\"\nmax_concurrency = 16\n\n\
              [directory]\nsource = \"api\"\n\n\
-             [sync]\nwindow_past_days = 30\nwindow_future_days = 180\n\n\
+             [sync]\nwindow_past_days = 30\nwindow_future_days = 180\noof_poll_interval = {}\n\n\
              [[webhooks]]\nurl = {}\nsecret = {}\nevents = [\"*\"]\n",
             q(&format!("127.0.0.1:{port}")),
             q(API_TOKEN),
@@ -264,6 +274,7 @@ impl Connector {
             q(ews_url),
             q(SVC),
             q(SVC_PASSWORD),
+            q(oof_poll_interval),
             q(webhook_url),
             q(WEBHOOK_SECRET),
         );

@@ -41,7 +41,9 @@ impl Machine {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_else(|| "unknown".into());
         let mem_total = meminfo
             .lines()
@@ -55,7 +57,12 @@ impl Machine {
 
     /// One line: `2 cores (CPU), 7.8 GiB`.
     pub fn describe(&self) -> String {
-        format!("{} cores ({}), {:.1} GiB memory", self.cores, self.cpu_model, self.mem_total as f64 / (1u64 << 30) as f64)
+        format!(
+            "{} cores ({}), {:.1} GiB memory",
+            self.cores,
+            self.cpu_model,
+            self.mem_total as f64 / (1u64 << 30) as f64
+        )
     }
 }
 

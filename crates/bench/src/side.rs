@@ -142,9 +142,15 @@ fn request_bytes(k: usize, start: jiff::Timestamp, end: jiff::Timestamp) -> Stri
 
 /// The simulator's ceiling: the same CalendarView requests, prepared up front, posted by a bare
 /// reqwest loop (keep-alive, Basic) with `concurrency` in flight; responses read, not parsed.
-pub async fn ceiling(ews_url: &str, n: usize, concurrency: usize, (start, end): (jiff::Timestamp, jiff::Timestamp)) -> Result<Fetch> {
+pub async fn ceiling(
+    ews_url: &str,
+    n: usize,
+    concurrency: usize,
+    (start, end): (jiff::Timestamp, jiff::Timestamp),
+) -> Result<Fetch> {
     let bodies: Arc<Vec<String>> = Arc::new((1..=n).map(|k| request_bytes(k, start, end)).collect());
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build()?;
+    let http =
+        reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(60)).build()?;
     let url = ews_url.to_string();
     Ok(drive(n, concurrency, move |k| {
         let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
