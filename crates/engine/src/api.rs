@@ -89,4 +89,9 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The store and every Exchange server reachable?
     async fn readiness(&self) -> Readiness;
+
+    /// Sets the engine's gauges (users by state, streaming connections and subscriptions per
+    /// server, see [`crate::telemetry`]) through the `metrics` facade; called before every
+    /// `/metrics` scrape. The default records nothing.
+    async fn record_gauges(&self) {}
 }

@@ -17,6 +17,8 @@
 //! * [`runtime`]: the running engine: per-user workers, directory sources and refresh,
 //!   streaming notifications, reconcile, presence scheduling and OOF polling; implements
 //!   [`api::Connector`] for the server.
+//! * [`telemetry`]: the engine's Prometheus series (through the `metrics` facade) and the
+//!   notification-to-webhook clock.
 //!
 //! [store]: exbridge_store
 
@@ -29,6 +31,7 @@ pub mod reads;
 pub mod resolve;
 pub mod runtime;
 pub mod sync;
+pub mod telemetry;
 
 pub use api::{Connector, EngineError, Readiness};
 pub use context::{Context, EngineSettings, ExchangeServer};

@@ -54,6 +54,16 @@ pub enum SyncMode {
     Full,
 }
 
+impl SyncMode {
+    /// `incremental` or `full` (the `mode` label of the sync metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Incremental => "incremental",
+            SyncMode::Full => "full",
+        }
+    }
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default)]
 pub struct SyncReport {

@@ -47,6 +47,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listening on {} (server.listen)", config.server.listen))?;
     let addr = listener.local_addr()?;
+    // Before the engine and the dispatcher register their series.
+    if let Err(e) = exbridge_server::metrics::install() {
+        tracing::warn!(error = %e, "GET /metrics is disabled");
+    }
     let engine = Engine::start(config, store.clone()).await.context("starting the engine")?;
     let (stop, stop_rx) = watch::channel(false);
     let dispatcher = exbridge_server::spawn_dispatcher(store.clone(), &config.webhooks, stopped(stop_rx.clone()))

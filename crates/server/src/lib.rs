@@ -8,6 +8,7 @@
 //! * [`webhooks`]: the webhook dispatcher (CONTRACT §5): signed POSTs from the durable outbox,
 //!   in order per user, retried with backoff, surviving restarts.
 //! * [`openapi`]: the OpenAPI 3.1 document served at `GET /api/v1/openapi.json`.
+//! * [`metrics`]: `GET /metrics` in the Prometheus text format (no token).
 //!
 //! The server talks to the engine only through [`exbridge_engine::Connector`] and reads the
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod mask;
+pub mod metrics;
 pub mod openapi;
 pub mod sse;
 mod status;
@@ -83,6 +85,7 @@ fn route_table() -> Vec<(Method, &'static str, bool, MethodRouter<AppState>)> {
     vec![
         (Method::GET, "/healthz", false, get(api::healthz)),
         (Method::GET, "/readyz", false, get(api::readyz)),
+        (Method::GET, "/metrics", false, get(metrics::serve_metrics)),
         (Method::GET, "/api/v1/openapi.json", false, get(openapi::serve_document)),
         (Method::GET, "/api/v1/users", true, get(api::list_users)),
         (Method::PUT, "/api/v1/users", true, put(api::replace_users)),

@@ -70,6 +70,14 @@ pub fn document() -> Value {
                     "503": json_response("Not ready, with the reasons", schema_ref("Readiness"))
                 }
             }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics (text format 0.0.4): EWS requests, syncs, streaming, outbox depth, \
+                    webhook deliveries, users by state", "operationId": "metrics", "security": [],
+                "responses": {
+                    "200": {"description": "Every series", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "503": {"description": "Metrics are not enabled in this process"}
+                }
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document", "operationId": "openapi", "security": [],
                 "responses": {"200": json_response("The OpenAPI document", json!({"type": "object"}))}

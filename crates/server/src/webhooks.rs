@@ -32,6 +32,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use exbridge_engine::telemetry::notification_clock;
+
 use crate::mask::masked_payload;
 
 /// The `origin` the engine records on outbox entries caused by a write through the API; a
@@ -246,6 +248,7 @@ async fn deliver_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let webhook = Arc::new(webhook);
+    let meters = Arc::new(DeliveryMeters::new(&webhook.id));
     let mut watch = store.outbox_watch();
     let mut watch_open = true;
     let mut in_flight: HashSet<UserId> = HashSet::new();
@@ -275,7 +278,14 @@ async fn deliver_loop(
                             continue;
                         }
                         in_flight.insert(p.entry.user_id.clone());
-                        requests.spawn(attempt(store.clone(), client.clone(), webhook.clone(), options.clone(), p));
+                        requests.spawn(attempt(
+                            store.clone(),
+                            client.clone(),
+                            webhook.clone(),
+                            meters.clone(),
+                            options.clone(),
+                            p,
+                        ));
                     }
                 }
                 Err(e) => {
@@ -323,11 +333,35 @@ async fn deliver_loop(
     tracing::info!(webhook = %webhook.id, "webhook delivery stopped");
 }
 
+/// The delivery series of one webhook, registered once per delivery loop (no label strings
+/// per request).
+struct DeliveryMeters {
+    success: ::metrics::Counter,
+    http_error: ::metrics::Counter,
+    network_error: ::metrics::Counter,
+    seconds: ::metrics::Histogram,
+}
+
+impl DeliveryMeters {
+    fn new(webhook: &WebhookId) -> Self {
+        use crate::metrics::{WEBHOOK_DELIVERIES_TOTAL, WEBHOOK_DELIVERY_SECONDS};
+        let id = webhook.as_str().to_owned();
+        let counter = |outcome: &'static str| ::metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "webhook" => id.clone(), "outcome" => outcome);
+        DeliveryMeters {
+            success: counter("success"),
+            http_error: counter("http_error"),
+            network_error: counter("network_error"),
+            seconds: ::metrics::histogram!(WEBHOOK_DELIVERY_SECONDS, "webhook" => id.clone()),
+        }
+    }
+}
+
 /// One POST of one entry, and its result recorded in the store.
 async fn attempt(
     store: Arc<dyn Store>,
     client: reqwest::Client,
     webhook: Arc<Webhook>,
+    meters: Arc<DeliveryMeters>,
     options: DispatchOptions,
     pending: PendingDelivery,
 ) -> Attempt {
@@ -335,6 +369,7 @@ async fn attempt(
     let payload = masked_payload(entry, webhook.include_private);
     let body = payload.to_string().into_bytes();
     let signature = signature(&webhook.secret, &body);
+    let sent = std::time::Instant::now();
     let result = client
         .post(webhook.url.clone())
         .header("content-type", "application/json")
@@ -343,12 +378,14 @@ async fn attempt(
         .body(body)
         .send()
         .await;
-    let failure = match result {
-        Ok(response) if response.status().is_success() => None,
-        Ok(response) => Some(format!("HTTP {}", response.status().as_u16())),
-        Err(e) if e.is_timeout() => Some(format!("timed out after {:?}", options.timeout)),
-        Err(e) => Some(format!("request failed: {}", e.without_url())),
+    meters.seconds.record(sent.elapsed().as_secs_f64());
+    let (failure, counter) = match result {
+        Ok(response) if response.status().is_success() => (None, &meters.success),
+        Ok(response) => (Some(format!("HTTP {}", response.status().as_u16())), &meters.http_error),
+        Err(e) if e.is_timeout() => (Some(format!("timed out after {:?}", options.timeout)), &meters.network_error),
+        Err(e) => (Some(format!("request failed: {}", e.without_url())), &meters.network_error),
     };
+    counter.increment(1);
     let user = entry.user_id.clone();
     let now = Timestamp::now();
     match failure {
@@ -360,6 +397,9 @@ async fn attempt(
                 return Attempt { user, retry_at };
             }
             tracing::debug!(webhook = %webhook.id, seq = entry.seq, user = %user, "webhook delivered");
+            if let Some(latency) = notification_clock().delivered(&user, entry.created_at) {
+                ::metrics::histogram!(crate::metrics::NOTIFICATION_TO_WEBHOOK_SECONDS).record(latency.as_secs_f64());
+            }
             Attempt { user, retry_at: None }
         }
         Some(error) => {

@@ -348,6 +348,7 @@ impl Inner {
         self.unwatch(user);
         self.scheduler.forget(user);
         self.presence.forget(user);
+        crate::telemetry::notification_clock().forget(user);
     }
 
     /// Triggers what a directory change needs.
@@ -445,6 +446,7 @@ impl Inner {
                 StreamEvent::Changed { mailbox, kind, .. } => match self.user_of(&server, &mailbox) {
                     Some(user) => {
                         tracing::trace!(server = %server, mailbox = %mailbox.as_str(), user = %user, ?kind, "change");
+                        crate::telemetry::notification_clock().noticed(&user);
                         self.scheduler.trigger(user, Work::sync(SyncMode::Incremental));
                     }
                     None => {
@@ -644,8 +646,13 @@ impl Inner {
             // for 10,000 users at the first start.)
             let options = SyncOptions { mode, announce_initial: false };
             let now = Timestamp::now();
-            match sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await {
+            let result = sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await;
+            crate::telemetry::record_sync(mode.as_str(), result.is_ok(), started.elapsed());
+            match result {
                 Ok(report) => {
+                    if report.entries.is_empty() {
+                        crate::telemetry::notification_clock().nothing_to_deliver(&id, started);
+                    }
                     tracing::debug!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, ?mode,
                         created = report.created, updated = report.updated, deleted = report.deleted,
                         requests = report.requests, resynced = report.resynced, took = ?started.elapsed(), "synced");
@@ -852,6 +859,29 @@ impl Connector for Engine {
         let readiness = Readiness { store, exchange };
         *cached = Some((Instant::now(), readiness.clone()));
         readiness
+    }
+
+    async fn record_gauges(&self) {
+        use crate::telemetry::{STREAMING_CONNECTIONS, SUBSCRIPTIONS, USERS};
+        match self.ctx.store.list_users().await {
+            Ok(users) => {
+                let mut counts = [0usize; MailboxStatus::ALL.len()];
+                for entry in &users {
+                    if let Some(i) = MailboxStatus::ALL.iter().position(|s| *s == entry.mailbox.state) {
+                        counts[i] += 1;
+                    }
+                }
+                for (state, count) in MailboxStatus::ALL.iter().zip(counts) {
+                    metrics::gauge!(USERS, "state" => state.as_str()).set(count as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: reading the users failed"),
+        }
+        for (server, manager) in &self.inner.streams {
+            let stats = manager.stats().await;
+            metrics::gauge!(STREAMING_CONNECTIONS, "server" => server.clone()).set(stats.open_connections as f64);
+            metrics::gauge!(SUBSCRIPTIONS, "server" => server.clone()).set(stats.subscribed as f64);
+        }
     }
 }
 

@@ -262,6 +262,7 @@ impl Task {
         match self.store.append_presence_change(user, &json, &event).await {
             Ok(entry) => {
                 tracing::debug!(user = %user, seq = entry.seq, busy = doc.busy, "presence.changed");
+                crate::telemetry::record_presence_change();
                 self.last.insert(user.clone(), current);
             }
             Err(StoreError::UnknownUser(_)) => {
