@@ -695,14 +695,7 @@ async fn corrupted_sync_state_resyncs_without_spurious_events() {
 async fn demo_prints_working_curl_commands() {
     let _serial = serial().await;
     let env = Env::new();
-    let port = free_port();
-    let data = env.path().join("demo-data");
-    let (p, d) = (port.to_string(), data.display().to_string());
-    let mut demo = Proc::spawn(
-        &env,
-        "demo",
-        &["demo", "--port", &p, "--data-dir", &d, "--mailboxes", "5", "--activity-interval", "1"],
-    );
+    let (mut demo, port) = spawn_demo(&env);
     let out = wait_until(Duration::from_secs(90), "the demo to print three curl commands", || {
         let out = demo.output();
         let n = out.lines().filter(|l| l.trim_start().starts_with("curl ")).count();

@@ -26,14 +26,7 @@ fn total(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
 async fn demo_metrics_show_requests_users_streaming_syncs_and_outbox() {
     let _serial = serial().await;
     let env = Env::new();
-    let port = free_port();
-    let data = env.path().join("demo-data");
-    let (p, d) = (port.to_string(), data.display().to_string());
-    let mut demo = Proc::spawn(
-        &env,
-        "demo",
-        &["demo", "--port", &p, "--data-dir", &d, "--mailboxes", "5", "--activity-interval", "1"],
-    );
+    let (mut demo, port) = spawn_demo(&env);
     let url = format!("http://127.0.0.1:{port}/metrics");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let checks: [(&str, &[&str]); 7] = [

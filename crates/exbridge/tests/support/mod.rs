@@ -657,6 +657,20 @@ async fn receive(State((state, secret)): State<ReceiverCtx>, headers: HeaderMap,
     StatusCode::OK
 }
 
+/// `exbridge demo --port <free> --data-dir ENV/demo-data --mailboxes 5 --activity-interval 1`
+/// as a child process; returns it with its port.
+pub fn spawn_demo(env: &Env) -> (Proc, u16) {
+    let port = free_port();
+    let data = env.path().join("demo-data");
+    let (p, d) = (port.to_string(), data.display().to_string());
+    let demo = Proc::spawn(
+        env,
+        "demo",
+        &["demo", "--port", &p, "--data-dir", &d, "--mailboxes", "5", "--activity-interval", "1"],
+    );
+    (demo, port)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The connector
 
