@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use exbridge_store::{DirectoryDiff, DirectoryEntry, DirectoryUser, StoreError, UpsertOutcome, UserId};
+use exbridge_config::ExchangeConfig;
 use jiff::Timestamp;
 
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
@@ -94,4 +95,53 @@ pub trait Connector: Send + Sync + 'static {
     /// server, see [`crate::telemetry`]) through the `metrics` facade; called before every
     /// `/metrics` scrape. The default records nothing.
     async fn record_gauges(&self) {}
+
+    /// The `[[exchange]]` servers in effect, including those edited in the admin UI. The
+    /// values hold secrets: callers render only whether one is set, never the value.
+    async fn exchange_servers(&self) -> Vec<ExchangeConfig> {
+        Vec::new()
+    }
+
+    /// Adds or replaces (by `name`) one Exchange server and applies it without a restart (new
+    /// client, streams reconnected, users re-resolved as needed); persisted in the store (the
+    /// secret encrypted when `store.encryption_key` is set) so it survives restarts. Invalid
+    /// settings are [`EngineError::Invalid`] naming the field, and change nothing.
+    async fn update_exchange_server(&self, server: ExchangeConfig) -> Result<(), EngineError> {
+        Err(EngineError::Invalid(format!("editing Exchange server {:?} is not supported here", server.name)))
+    }
+
+    /// Connects to one server (`Some(name)`) or every server, as `exbridge check-connection`
+    /// does: version, auth method and latency, or the cause of the failure.
+    async fn test_connection(&self, server: Option<&str>) -> Vec<ConnectionReport> {
+        let _ = server;
+        Vec::new()
+    }
+
+    /// "Check mapping": resolves the user's mailbox again now, trying every identifier in
+    /// order, and returns the entry with its attempts.
+    async fn recheck_mapping(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
+        self.ensure_user(user).await
+    }
+}
+
+/// One server's answer to a connection test (`exbridge check-connection`, the admin UI's
+/// "Test connection").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectionReport {
+    /// The `[[exchange]]` name.
+    pub server: String,
+    /// Whether every step succeeded.
+    pub ok: bool,
+    /// The EWS URL used (configured or found by Autodiscover).
+    pub ews_url: Option<String>,
+    /// The server's version as it reported it (`ServerVersionInfo`), when reached.
+    pub version: Option<String>,
+    /// `basic`, `ntlm` or `oauth2`.
+    pub auth: String,
+    /// Round-trip time of the test request, when it succeeded.
+    pub latency_ms: Option<u64>,
+    /// Why it failed: DNS, TLS, 401, 403, an EWS error code, … (never a secret).
+    pub error: Option<String>,
+    /// When the test ran.
+    pub checked_at: Timestamp,
 }

@@ -33,5 +33,5 @@ pub mod runtime;
 pub mod sync;
 pub mod telemetry;
 
-pub use api::{Connector, EngineError, Readiness};
+pub use api::{ConnectionReport, Connector, EngineError, Readiness};
 pub use context::{Context, EngineSettings, ExchangeServer};

@@ -22,6 +22,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod logs;
 pub mod mask;
 pub mod metrics;
 pub mod openapi;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The accepted API tokens.
     pub tokens: Tokens,
+    /// Recent log lines for the admin UI, when the binary collects them.
+    pub logs: Option<Arc<logs::LogBuffer>>,
     /// Set to `true` by [`serve`] when shutting down: SSE streams end.
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -60,7 +63,7 @@ pub struct AppState {
 impl AppState {
     /// A state with explicit tokens.
     pub fn new(connector: Arc<dyn Connector>, store: Arc<dyn Store>, tokens: Tokens) -> Self {
-        AppState { connector, store, tokens, shutdown: Arc::new(watch::channel(false).0) }
+        AppState { connector, store, tokens, logs: None, shutdown: Arc::new(watch::channel(false).0) }
     }
 
     /// A state with the tokens of `[server]`: `api_tokens` see private events masked,
@@ -71,6 +74,12 @@ impl AppState {
         store: Arc<dyn Store>,
     ) -> Self {
         Self::new(connector, store, Tokens::from_config(server))
+    }
+
+    /// The same state, with the log lines the admin UI shows.
+    pub fn with_logs(mut self, logs: Arc<logs::LogBuffer>) -> Self {
+        self.logs = Some(logs);
+        self
     }
 
     /// Ends the SSE streams of this state (what [`serve`] does on shutdown).
