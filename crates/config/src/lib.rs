@@ -94,6 +94,75 @@ pub struct Config {
     pub directory: DirectoryConfig,
     pub sync: SyncConfig,
     pub webhooks: Vec<WebhookConfig>,
+    /// `[mapping]`: application categories and priorities ↔ Exchange (empty when absent).
+    pub mapping: MappingConfig,
+}
+
+/// `[mapping]`: how the application's categories and priorities appear in Exchange.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MappingConfig {
+    /// `[[mapping.categories]]`, in file order (the reverse mapping takes the first entry for an
+    /// Exchange name; names are unique on both sides anyway).
+    pub categories: Vec<CategoryMapping>,
+    /// `[mapping.priorities]`: application priority → Exchange importance, ordered by
+    /// application priority name (TOML tables are unordered), so the reverse mapping of an
+    /// importance is the alphabetically first priority that maps to it.
+    pub priorities: Vec<(String, ews_proto::items::Importance)>,
+}
+
+/// One `[[mapping.categories]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryMapping {
+    /// `app`: the application's category name.
+    pub app: String,
+    /// `exchange`: the Exchange (Outlook) category name.
+    pub exchange: String,
+    /// `color`: the colour of the category in the mailbox's master category list.
+    pub color: CategoryColor,
+}
+
+/// An Outlook category colour: `none` or `preset0` … `preset24` (the master category list's
+/// `color` attribute: -1 and 0 … 24). Outlook's names for the presets: 0 red, 1 orange,
+/// 2 peach, 3 yellow, 4 green, 5 teal, 6 olive, 7 blue, 8 purple, 9 maroon, 10 steel,
+/// 11 dark steel, 12 gray, 13 dark gray, 14 black, 15 dark red, 16 dark orange, 17 dark peach,
+/// 18 dark yellow, 19 dark green, 20 dark teal, 21 dark olive, 22 dark blue, 23 dark purple,
+/// 24 dark maroon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CategoryColor {
+    /// No colour (`color="-1"`).
+    #[default]
+    None,
+    /// `presetN`, N in 0..=24.
+    Preset(u8),
+}
+
+impl CategoryColor {
+    /// Parses `none` or `preset0` … `preset24` (case-insensitive).
+    pub fn parse(s: &str) -> Option<CategoryColor> {
+        let lower = s.trim().to_ascii_lowercase();
+        if lower == "none" {
+            return Some(CategoryColor::None);
+        }
+        let digits = lower.strip_prefix("preset")?;
+        let n: u8 = digits.parse().ok()?;
+        (n <= 24 && digits == n.to_string()).then_some(CategoryColor::Preset(n))
+    }
+
+    /// The master category list's `color` attribute: -1 for none, else the preset number.
+    pub fn list_value(self) -> i32 {
+        match self {
+            CategoryColor::None => -1,
+            CategoryColor::Preset(n) => i32::from(n),
+        }
+    }
+
+    /// `none` or `presetN`.
+    pub fn name(self) -> String {
+        match self {
+            CategoryColor::None => "none".into(),
+            CategoryColor::Preset(n) => format!("preset{n}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -475,7 +544,7 @@ impl Reader {
     }
 
     fn config(&mut self, root: &Table) -> Option<Config> {
-        self.unknown_keys(root, "", &["server", "store", "exchange", "directory", "sync", "webhooks"]);
+        self.unknown_keys(root, "", &["server", "store", "exchange", "directory", "sync", "webhooks", "mapping"]);
         let empty = Table::new();
 
         // [server]
@@ -653,6 +722,8 @@ impl Reader {
             Some(v) => self.problem("webhooks", Some(show(v)), "one or more [[webhooks]] tables"),
         }
 
+        let mapping = self.mapping(root);
+
         if !self.problems.is_empty() {
             return None;
         }
@@ -663,7 +734,82 @@ impl Reader {
             directory: DirectoryConfig { source: source?, url: dir_url, file: dir_file, refresh_interval },
             sync: SyncConfig { window_past_days, window_future_days, reconcile_interval, oof_poll_interval },
             webhooks,
+            mapping,
         })
+    }
+
+    /// `[mapping]`: `[[mapping.categories]]` and `[mapping.priorities]`.
+    fn mapping(&mut self, root: &Table) -> MappingConfig {
+        let mut out = MappingConfig::default();
+        let Some(m) = self.section(root, "mapping") else { return out };
+        self.unknown_keys(m, "mapping", &["categories", "priorities"]);
+        match m.get("categories") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let prefix = format!("mapping.categories[{i}]");
+                    let Value::Table(t) = item else {
+                        self.problem(&prefix, Some(show(item)), "a [[mapping.categories]] table");
+                        continue;
+                    };
+                    self.unknown_keys(t, &prefix, &["app", "exchange", "color"]);
+                    let app = self.required_string(t, &prefix, "app");
+                    let exchange = self.required_string(t, &prefix, "exchange");
+                    for (key, v) in [("app", &app), ("exchange", &exchange)] {
+                        if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                            self.problem(&format!("{prefix}.{key}"), Some("\"\"".into()), "a non-empty category name");
+                        }
+                    }
+                    let color = match self.string(t, &prefix, "color") {
+                        None => CategoryColor::None,
+                        Some(c) => CategoryColor::parse(&c).unwrap_or_else(|| {
+                            self.problem(
+                                &format!("{prefix}.color"),
+                                Some(format!("{c:?}")),
+                                "none or preset0 … preset24 (Outlook's category colours)",
+                            );
+                            CategoryColor::None
+                        }),
+                    };
+                    let (Some(app), Some(exchange)) = (app, exchange) else { continue };
+                    if let Some(j) = out.categories.iter().position(|c| c.app == app) {
+                        self.problem(
+                            &format!("{prefix}.app"),
+                            Some(format!("{app:?}")),
+                            format!("an application category not already mapped (mapping.categories[{j}])"),
+                        );
+                        continue;
+                    }
+                    if let Some(j) = out.categories.iter().position(|c| c.exchange.eq_ignore_ascii_case(&exchange)) {
+                        self.problem(
+                            &format!("{prefix}.exchange"),
+                            Some(format!("{exchange:?}")),
+                            format!("an Exchange category not already mapped (mapping.categories[{j}]; Exchange names ignore case)"),
+                        );
+                        continue;
+                    }
+                    out.categories.push(CategoryMapping { app, exchange, color });
+                }
+            }
+            Some(v) => self.problem("mapping.categories", Some(show(v)), "one or more [[mapping.categories]] tables"),
+        }
+        match m.get("priorities") {
+            None => {}
+            Some(Value::Table(t)) => {
+                for (app, v) in t {
+                    let key = format!("mapping.priorities.{app}");
+                    match v {
+                        Value::String(s) => match s.parse::<ews_proto::items::Importance>() {
+                            Ok(i) => out.priorities.push((app.clone(), i)),
+                            Err(_) => self.problem(&key, Some(format!("{s:?}")), "\"Low\", \"Normal\" or \"High\""),
+                        },
+                        other => self.problem(&key, Some(show(other)), "\"Low\", \"Normal\" or \"High\""),
+                    }
+                }
+            }
+            Some(v) => self.problem("mapping.priorities", Some(show(v)), "a [mapping.priorities] table"),
+        }
+        out
     }
 
     fn exchange(&mut self, t: &Table, prefix: &str) -> Option<ExchangeConfig> {

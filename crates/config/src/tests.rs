@@ -225,3 +225,106 @@ private_api_tokens = ["short"]"#,
     let p = problems(&short, &[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")]);
     assert!(p.iter().any(|p| p.to_string().contains("server.private_api_tokens[0]")), "{p:?}");
 }
+
+const MAPPING: &str = r#"
+[mapping]
+[[mapping.categories]]
+app = "customer-visit"
+exchange = "Customer visit"
+color = "preset4"
+[[mapping.categories]]
+app = "internal"
+exchange = "Internal"
+[mapping.priorities]
+low = "Low"
+normal = "Normal"
+high = "High"
+urgent = "High"
+"#;
+
+fn good_env() -> Vec<(String, String)> {
+    env(&[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")])
+}
+
+#[test]
+fn mapping_tables_load() {
+    use ews_proto::items::Importance;
+    let c = Config::from_toml_str(&format!("{GOOD}{MAPPING}"), &good_env()).unwrap();
+    assert_eq!(
+        c.mapping.categories,
+        vec![
+            CategoryMapping {
+                app: "customer-visit".into(),
+                exchange: "Customer visit".into(),
+                color: CategoryColor::Preset(4)
+            },
+            CategoryMapping { app: "internal".into(), exchange: "Internal".into(), color: CategoryColor::None },
+        ]
+    );
+    assert_eq!(
+        c.mapping.priorities,
+        vec![
+            ("high".to_string(), Importance::High),
+            ("low".to_string(), Importance::Low),
+            ("normal".to_string(), Importance::Normal),
+            ("urgent".to_string(), Importance::High),
+        ]
+    );
+    // Absent: empty tables.
+    let c = Config::from_toml_str(GOOD, &good_env()).unwrap();
+    assert_eq!(c.mapping, MappingConfig::default());
+}
+
+#[test]
+fn category_colors() {
+    assert_eq!(CategoryColor::parse("none"), Some(CategoryColor::None));
+    assert_eq!(CategoryColor::parse("preset0"), Some(CategoryColor::Preset(0)));
+    assert_eq!(CategoryColor::parse("Preset24"), Some(CategoryColor::Preset(24)));
+    assert_eq!(CategoryColor::parse("preset25"), None);
+    assert_eq!(CategoryColor::parse("preset04"), None);
+    assert_eq!(CategoryColor::parse("red"), None);
+    assert_eq!(CategoryColor::Preset(7).list_value(), 7);
+    assert_eq!(CategoryColor::None.list_value(), -1);
+    assert_eq!(CategoryColor::Preset(7).name(), "preset7");
+}
+
+#[test]
+fn bad_mapping_entries_are_named() {
+    let bad = r#"
+[mapping]
+colour = "x"
+[[mapping.categories]]
+app = "a"
+exchange = "A"
+color = "red"
+[[mapping.categories]]
+app = "a"
+exchange = "B"
+[[mapping.categories]]
+app = "b"
+exchange = "a"
+[[mapping.categories]]
+exchange = "C"
+shade = 1
+[mapping.priorities]
+urgent = "Critical"
+low = 1
+"#;
+    let p = problems(&format!("{GOOD}{bad}"), &[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")]);
+    let find = |key: &str| {
+        p.iter().find(|p| p.key == key).unwrap_or_else(|| panic!("no problem for {key} in {p:#?}")).to_string()
+    };
+    assert!(find("mapping.colour").contains("unknown key"));
+    let color = find("mapping.categories[0].color");
+    assert!(color.contains("\"red\"") && color.contains("preset0 … preset24"), "{color}");
+    let dup_app = find("mapping.categories[1].app");
+    assert!(dup_app.contains("\"a\"") && dup_app.contains("mapping.categories[0]"), "{dup_app}");
+    let dup_exchange = find("mapping.categories[2].exchange");
+    assert!(dup_exchange.contains("\"a\"") && dup_exchange.contains("mapping.categories[0]"), "{dup_exchange}");
+    assert!(find("mapping.categories[3].app").contains("missing"));
+    assert!(find("mapping.categories[3].shade").contains("unknown key"));
+    let urgent = find("mapping.priorities.urgent");
+    assert!(urgent.contains("\"Critical\"") && urgent.contains("\"Low\", \"Normal\" or \"High\""), "{urgent}");
+    assert!(find("mapping.priorities.low").contains("invalid value 1"));
+    assert_eq!(p.len(), 8, "{p:#?}");
+}
