@@ -421,6 +421,12 @@ body! {
     ResolveNames(ResolveNames) = Messages "ResolveNames",
     ResolveNamesResponse(ResolveNamesResponse) = Messages "ResolveNamesResponse",
     ExportItemsResponse(ExportItemsResponse) = Messages "ExportItemsResponse",
+    GetUserConfiguration(GetUserConfiguration) = Messages "GetUserConfiguration",
+    GetUserConfigurationResponse(GetUserConfigurationResponse) = Messages "GetUserConfigurationResponse",
+    CreateUserConfiguration(CreateUserConfiguration) = Messages "CreateUserConfiguration",
+    CreateUserConfigurationResponse(CreateUserConfigurationResponse) = Messages "CreateUserConfigurationResponse",
+    UpdateUserConfiguration(UpdateUserConfiguration) = Messages "UpdateUserConfiguration",
+    UpdateUserConfigurationResponse(UpdateUserConfigurationResponse) = Messages "UpdateUserConfigurationResponse",
     GetUserSettingsRequest(crate::autodiscover::GetUserSettingsRequestMessage) = Autodiscover "GetUserSettingsRequestMessage",
     GetUserSettingsResponse(crate::autodiscover::GetUserSettingsResponseMessage) = Autodiscover "GetUserSettingsResponseMessage",
 }
@@ -509,4 +515,7 @@ operations! {
     UpdateItem => UpdateItemResponse, "UpdateItem";
     DeleteItem => DeleteItemResponse, "DeleteItem";
     ResolveNames => ResolveNamesResponse, "ResolveNames";
+    GetUserConfiguration => GetUserConfigurationResponse, "GetUserConfiguration";
+    CreateUserConfiguration => CreateUserConfigurationResponse, "CreateUserConfiguration";
+    UpdateUserConfiguration => UpdateUserConfigurationResponse, "UpdateUserConfiguration";
 }

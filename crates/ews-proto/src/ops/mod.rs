@@ -15,6 +15,7 @@ pub mod subscribe;
 pub mod sync_folder_items;
 pub mod unsubscribe;
 pub mod update_item;
+pub mod user_config;
 
 pub use availability::*;
 pub use create_item::*;
@@ -31,5 +32,6 @@ pub use subscribe::*;
 pub use sync_folder_items::*;
 pub use unsubscribe::*;
 pub use update_item::*;
+pub use user_config::*;
 pub mod restriction;
 pub use restriction::*;
