@@ -3,6 +3,7 @@
 //!
 //! * [`read`]: GetFolder, FindItem, GetItem, SyncFolderItems, ResolveNames, OOF, availability.
 //! * [`write`]: CreateItem, UpdateItem, DeleteItem (meetings, attendee copies, conflicts).
+//! * [`user_config`]: GetUserConfiguration, CreateUserConfiguration, UpdateUserConfiguration.
 //! * [`notify`]: Subscribe, GetStreamingEvents, GetEvents, Unsubscribe.
 //! * [`autodiscover`]: SOAP GetUserSettings and POX Autodiscover, including a redirect case.
 //!
@@ -15,6 +16,7 @@
 pub mod autodiscover;
 pub mod notify;
 pub mod read;
+pub mod user_config;
 pub mod write;
 
 use std::sync::Arc;
@@ -59,6 +61,13 @@ impl EwsOperations for SimOperations {
                 Body::Subscribe(r) => notify::subscribe(store, ctx, r).map(Body::from),
                 Body::GetEvents(r) => notify::get_events(store, ctx, r).map(Body::from),
                 Body::Unsubscribe(r) => notify::unsubscribe(store, ctx, r).map(Body::from),
+                Body::GetUserConfiguration(r) => user_config::get_user_configuration(store, ctx, r).map(Body::from),
+                Body::CreateUserConfiguration(r) => {
+                    user_config::create_user_configuration(store, ctx, r).map(Body::from)
+                }
+                Body::UpdateUserConfiguration(r) => {
+                    user_config::update_user_configuration(store, ctx, r).map(Body::from)
+                }
                 other => Err(faults::not_implemented(crate::server::ews::operation_name(&other))),
             }
         })

@@ -34,6 +34,7 @@ mod ids;
 pub mod item;
 pub mod notify;
 pub mod oof;
+pub mod user_config;
 pub mod zones;
 
 use std::collections::hash_map::RandomState;
@@ -199,6 +200,8 @@ struct MailboxData {
     calendar: Folder,
     tasks: Folder,
     oof: OofState,
+    /// User configuration objects (`CategoryList` …) by folder and name.
+    user_configs: std::collections::BTreeMap<(FolderKind, String), user_config::StoredUserConfig>,
 }
 
 impl MailboxData {
@@ -421,6 +424,7 @@ impl Store {
                 calendar: Folder::new(),
                 tasks: Folder::new(),
                 oof: OofState::default(),
+                user_configs: Default::default(),
             }),
             subscribers: Mutex::new(Vec::new()),
             seq: Arc::new(AtomicU64::new(0)),
