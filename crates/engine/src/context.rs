@@ -71,6 +71,8 @@ pub struct Context {
     pub servers: Vec<Arc<ExchangeServer>>,
     pub settings: EngineSettings,
     pub joins: Arc<JoinDetector>,
+    /// `[mapping]` tables and the master category list cache.
+    pub catmap: Arc<crate::catmap::CatMap>,
 }
 
 impl Context {

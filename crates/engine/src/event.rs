@@ -49,6 +49,14 @@ pub struct EventDoc {
     pub recurrence: Option<serde_json::Value>,
     /// When Exchange last changed the item (`LastModifiedTime`), RFC 3339 UTC.
     pub changed_at: String,
+    /// The application's own id of the event (the item's `exbridge-app-id` property, see
+    /// [`crate::catmap`]), when the application created it through exbridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// The application priority of `importance` (`[mapping.priorities]`); absent without
+    /// that table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 //! the application about every change through the outbox.
 //!
 //! * [`context`]: what every part shares: the store, the Exchange servers, the settings.
+//! * [`catmap`]: `[mapping]` categories (with colours in the master category list) and
+//!   priorities, and the application id property of items.
 //! * [`event`]: the documents the application sees (an event, a presence, a free/busy slot)
 //!   and the stable event ids.
 //! * [`mapping`]: EWS calendar items → [`event::EventDoc`]s and mirror rows (series expanded
@@ -23,6 +25,7 @@
 //! [store]: exbridge_store
 
 pub mod api;
+pub mod catmap;
 pub mod context;
 pub mod event;
 pub mod mapping;

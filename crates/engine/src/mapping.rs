@@ -231,6 +231,8 @@ pub fn event_doc(
         join,
         recurrence: None,
         changed_at,
+        app_id: crate::catmap::app_id_of(fields),
+        priority: None,
     }
 }
 

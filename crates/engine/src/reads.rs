@@ -93,7 +93,8 @@ pub async fn calendar_view(
     let mut docs: Vec<(Timestamp, EventDoc)> = items
         .iter()
         .filter_map(|c| {
-            let doc = mapping::view_item_doc(c, &ctx.joins)?;
+            let mut doc = mapping::view_item_doc(c, &ctx.joins)?;
+            ctx.catmap.apply_to_doc(&mut doc);
             let at: Timestamp = doc.start.parse().ok()?;
             Some((at, doc))
         })

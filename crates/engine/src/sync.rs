@@ -122,6 +122,10 @@ pub fn item_shape() -> ItemShape {
     let mut shape = ItemShape::new(BaseShape::AllProperties).with_fields(CALENDAR_FIELDS);
     shape.body_type = Some(BodyTypeResponse::Text);
     shape
+        .additional_properties
+        .get_or_insert_with(Vec::new)
+        .push(ews_proto::shape::PropertyPath::Extended(crate::catmap::app_id_field()));
+    shape
 }
 
 /// `ctx.window(now)` widened to whole UTC days, so that the window moves once a day.
@@ -486,6 +490,22 @@ impl Pass<'_> {
             }
             _ => None,
         };
-        mapping::map_calendar_item(item, exceptions, self.window, &self.ctx.joins, self.folder, uid_override.as_deref())
+        let mut mapped = mapping::map_calendar_item(
+            item,
+            exceptions,
+            self.window,
+            &self.ctx.joins,
+            self.folder,
+            uid_override.as_deref(),
+        )?;
+        if self.ctx.catmap.is_active() {
+            for row in &mut mapped.rows {
+                let Ok(mut doc) = serde_json::from_value::<crate::event::EventDoc>(row.event.clone()) else { continue };
+                self.ctx.catmap.apply_to_doc(&mut doc);
+                row.content_hash = mapping::content_hash(&doc);
+                row.event = serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null);
+            }
+        }
+        Ok(mapped)
     }
 }

@@ -66,6 +66,7 @@ async fn start_env(mailboxes: u32, events: u32) -> Env {
         servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })],
         settings: EngineSettings::default(),
         joins: Arc::new(JoinDetector::new(&[])),
+        catmap: Arc::default(),
     };
     Env { sim, ctx, _dir: dir }
 }

@@ -43,6 +43,8 @@ fn doc(id: &EventId, series_id: Option<String>, subject: &str, start: Timestamp,
         join: None,
         recurrence: None,
         changed_at: Timestamp::from_second(stamp).unwrap().to_string(),
+        app_id: None,
+        priority: None,
     }
 }
 

@@ -128,7 +128,13 @@ pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Resu
         directory_refresh_interval: config.directory.refresh_interval,
         ..EngineSettings::default()
     };
-    Ok(Context { store, servers, settings, joins: Arc::new(JoinDetector::new(&[])) })
+    Ok(Context {
+        store,
+        servers,
+        settings,
+        joins: Arc::new(JoinDetector::new(&[])),
+        catmap: Arc::new(crate::catmap::CatMap::new(&config.mapping)),
+    })
 }
 
 /// The running engine. Implements [`crate::api::Connector`].
@@ -908,6 +914,7 @@ mod tests {
             servers: vec![],
             settings: EngineSettings::default(),
             joins: Arc::new(JoinDetector::new(&[])),
+            catmap: Arc::default(),
         };
         let options = EngineOptions { directory: DirectorySource::File(file.clone()), ..EngineOptions::default() };
         let engine = tokio::time::timeout(Duration::from_secs(10), Engine::start_with_options(ctx, options))

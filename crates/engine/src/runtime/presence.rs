@@ -326,6 +326,8 @@ mod tests {
             join: None,
             recurrence: None,
             changed_at: start.to_string(),
+            app_id: None,
+            priority: None,
         }
     }
 

@@ -67,6 +67,7 @@ impl Env {
             servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })],
             settings,
             joins: Arc::new(JoinDetector::new(&[])),
+            catmap: Arc::default(),
         };
         Env {
             sim,

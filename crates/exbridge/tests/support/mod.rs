@@ -898,3 +898,14 @@ pub async fn open_store(db: &Path) -> sqlx::SqlitePool {
     let opts = SqliteConnectOptions::new().filename(db).create_if_missing(false);
     sqlx::SqlitePool::connect_with(opts).await.unwrap_or_else(|e| panic!("open {}: {e}", db.display()))
 }
+
+/// Starts `exbridge serve` with `extra` TOML appended to the generated configuration (e.g. a
+/// `[mapping]` section) and waits for `/healthz`.
+pub async fn start_connector_with(env: &Env, config: ConnectorConfig, extra: &str) -> Connector {
+    std::fs::write(&config.path, format!("{}\n{extra}", config.to_toml()))
+        .unwrap_or_else(|e| panic!("write {}: {e}", config.path.display()));
+    let api = Api::new(&config.base_url(), API_TOKEN);
+    let mut c = Connector { config, proc: None, api };
+    c.restart(env).await;
+    c
+}
