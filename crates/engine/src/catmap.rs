@@ -87,8 +87,11 @@ pub struct CatMap {
     priorities: Vec<(String, Importance)>,
     /// Per `server\0mailbox`: the lower-cased names known to be in its master category list
     /// (`None` until the list was read).
-    known: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<HashSet<String>>>>>>,
+    known: Mutex<HashMap<String, KnownSlot>>,
 }
+
+/// One mailbox's cache entry: the lower-cased category names known present, once read.
+type KnownSlot = Arc<tokio::sync::Mutex<Option<HashSet<String>>>>;
 
 impl CatMap {
     /// The tables of `[mapping]`.
@@ -180,7 +183,7 @@ impl CatMap {
             .collect()
     }
 
-    fn slot(&self, server: &str, mailbox: &SmtpAddress) -> Arc<tokio::sync::Mutex<Option<HashSet<String>>>> {
+    fn slot(&self, server: &str, mailbox: &SmtpAddress) -> KnownSlot {
         let key = format!("{server}\0{}", mailbox.as_str().to_ascii_lowercase());
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         known.entry(key).or_default().clone()
