@@ -3,6 +3,8 @@
 //! Keeps a live mirror of every directory user's Exchange calendar in the [store] and tells
 //! the application about every change through the outbox.
 //!
+//! * [`connection`]: connection tests of one Exchange server (`check-connection`, the admin
+//!   UI's "Test connection").
 //! * [`context`]: what every part shares: the store, the Exchange servers, the settings.
 //! * [`event`]: the documents the application sees (an event, a presence, a free/busy slot)
 //!   and the stable event ids.
@@ -23,6 +25,7 @@
 //! [store]: exbridge_store
 
 pub mod api;
+pub mod connection;
 pub mod context;
 pub mod event;
 pub mod mapping;
@@ -34,4 +37,4 @@ pub mod sync;
 pub mod telemetry;
 
 pub use api::{ConnectionReport, Connector, EngineError, Readiness};
-pub use context::{Context, EngineSettings, ExchangeServer};
+pub use context::{Context, EngineSettings, ExchangeServer, Servers};
