@@ -41,8 +41,12 @@ pub fn run(path: &Path) -> ExitCode {
         }
     };
     let reports = rt.block_on(async {
-        let tasks: Vec<_> =
-            cfg.exchange.iter().cloned().map(|x| tokio::spawn(async move { Report::from(check_server(&x).await) })).collect();
+        let tasks: Vec<_> = cfg
+            .exchange
+            .iter()
+            .cloned()
+            .map(|x| tokio::spawn(async move { Report::from(check_server(&x).await) }))
+            .collect();
         let mut out = Vec::new();
         for (t, x) in tasks.into_iter().zip(&cfg.exchange) {
             out.push(t.await.unwrap_or_else(|e| Report {
@@ -76,4 +80,3 @@ pub fn run(path: &Path) -> ExitCode {
         ExitCode::from(1)
     }
 }
-

@@ -58,12 +58,17 @@ pub fn init() {
     let json = std::env::var("EXBRIDGE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let registry = tracing_subscriber::registry().with(filter).with(BufferLayer { buffer: buffer() });
-    let stdout = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(ansi);
-    let file = tracing_subscriber::fmt::layer().with_writer(FileWriter).with_ansi(false);
+    use tracing_subscriber::fmt::layer;
     let _ = if json {
-        registry.with(stdout.json()).with(file.json()).try_init()
+        registry
+            .with(layer().json().with_writer(std::io::stdout).with_ansi(ansi))
+            .with(layer().json().with_writer(FileWriter).with_ansi(false))
+            .try_init()
     } else {
-        registry.with(stdout).with(file).try_init()
+        registry
+            .with(layer().with_writer(std::io::stdout).with_ansi(ansi))
+            .with(layer().with_writer(FileWriter).with_ansi(false))
+            .try_init()
     };
 }
 
@@ -224,7 +229,8 @@ fn file_thread(mut file: RotatingFile, rx: Receiver<Msg>) {
                 Msg::Line(line) => {
                     let dropped = DROPPED.swap(0, Ordering::Relaxed);
                     if dropped > 0 {
-                        let note = format!("[exbridge: {dropped} log line(s) dropped: the log file could not keep up]\n");
+                        let note =
+                            format!("[exbridge: {dropped} log line(s) dropped: the log file could not keep up]\n");
                         write(&mut file, note.as_bytes());
                     }
                     write(&mut file, &line);
@@ -259,7 +265,14 @@ impl RotatingFile {
         let path = dir.join(name);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingFile { dir: dir.to_owned(), name: name.to_owned(), max_bytes, keep, out: BufWriter::new(file), size })
+        Ok(RotatingFile {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            max_bytes,
+            keep,
+            out: BufWriter::new(file),
+            size,
+        })
     }
 
     /// The current file.

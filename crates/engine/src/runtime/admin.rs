@@ -56,7 +56,9 @@ pub async fn stored_servers(store: &dyn Store) -> Result<Vec<ExchangeConfig>, St
         let Some(text) = store.get_secret(&stored_name(&name)).await? else { continue };
         match ExchangeConfig::from_stored_toml(text.expose_secret()) {
             Ok(x) if x.name == name => out.push(x),
-            Ok(x) => tracing::warn!(server = %name, stored_as = %x.name, "stored Exchange settings carry another name; ignored"),
+            Ok(x) => {
+                tracing::warn!(server = %name, stored_as = %x.name, "stored Exchange settings carry another name; ignored")
+            }
             Err(e) => tracing::warn!(server = %name, error = %e, "stored Exchange settings are invalid; ignored"),
         }
     }
@@ -66,8 +68,9 @@ pub async fn stored_servers(store: &dyn Store) -> Result<Vec<ExchangeConfig>, St
 async fn stored_names(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     match store.get_secret(STORED_INDEX).await? {
         None => Ok(Vec::new()),
-        Some(list) => serde_json::from_str(list.expose_secret())
-            .map_err(|e| StoreError::Invalid(format!("the stored list {STORED_INDEX} is not a JSON list of names: {e}"))),
+        Some(list) => serde_json::from_str(list.expose_secret()).map_err(|e| {
+            StoreError::Invalid(format!("the stored list {STORED_INDEX} is not a JSON list of names: {e}"))
+        }),
     }
 }
 
@@ -175,7 +178,8 @@ impl Inner {
     /// returns the old one (to be shut down by the caller).
     fn restart_streaming(self: &Arc<Self>, x: &ExchangeConfig, server: &ExchangeServer) -> Option<StreamingManager> {
         let autodiscover = streaming_autodiscover_of(x).map(|url| Autodiscover::for_client(&server.client, url));
-        let (manager, rx) = StreamingManager::start(server.client.clone(), StreamingConfig::from_exchange(x), autodiscover);
+        let (manager, rx) =
+            StreamingManager::start(server.client.clone(), StreamingConfig::from_exchange(x), autodiscover);
         let old = {
             // Same lock order as `watch`: watched, then streams.
             let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
@@ -235,7 +239,9 @@ impl Inner {
         match tokio::time::timeout(RESOLVE_WAIT, done).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(EngineError::ShuttingDown),
-            Err(_) => tracing::info!(user = %id, "check mapping: the resolution is still running; answering with the state now"),
+            Err(_) => {
+                tracing::info!(user = %id, "check mapping: the resolution is still running; answering with the state now")
+            }
         }
         self.ctx.store.get_user(id).await?.ok_or_else(|| EngineError::UnknownUser(id.clone()))
     }
