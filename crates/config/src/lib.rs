@@ -296,7 +296,7 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::Syntax { path: PathBuf::new(), message: e.to_string() })?;
         let mut problems = Vec::new();
         apply_env(&mut table, env, &mut problems);
-        let mut r = Reader { problems, env: env.iter().cloned().collect() };
+        let mut r = Reader { problems, env: env.iter().cloned().collect(), literal_secrets: false };
         let config = r.config(&table);
         if r.problems.is_empty() {
             Ok(config.expect("no problems means a config"))
@@ -359,6 +359,9 @@ fn set_path(table: &mut Table, segments: &[String], value: Value) -> Result<(), 
 struct Reader {
     problems: Vec<Problem>,
     env: BTreeMap<String, String>,
+    /// Secrets are taken as they are (no `env:`/`file:` lookup): tables written by
+    /// [`ExchangeConfig::to_toml_string`], whose secrets are already resolved.
+    literal_secrets: bool,
 }
 
 fn show(v: &Value) -> String {
@@ -494,6 +497,9 @@ impl Reader {
 
     /// Resolves a secret reference without ever echoing a literal secret in a message.
     fn secret_value(&mut self, key: &str, raw: &str) -> Option<Secret> {
+        if self.literal_secrets {
+            return Some(Secret { value: SecretString::from(raw.to_string()), source: "stored".into() });
+        }
         if let Some(name) = raw.strip_prefix("env:") {
             return match self.env.get(name) {
                 Some(v) if !v.is_empty() => Some(Secret { value: SecretString::from(v.clone()), source: raw.into() }),
@@ -959,6 +965,79 @@ impl Reader {
             max_concurrency,
             max_streaming_connections,
         })
+    }
+}
+
+/// The key prefix of problems found by [`ExchangeConfig::validated`] and
+/// [`ExchangeConfig::from_stored_toml`]: `exchange.ews_url`, `exchange.password`, …
+pub const ONE_EXCHANGE_PREFIX: &str = "exchange";
+
+impl ExchangeConfig {
+    /// The server as one `[[exchange]]` TOML table, **secrets in clear** (resolved values, not
+    /// their `env:`/`file:` source): only for storage that encrypts it (the store's `secrets`
+    /// table). Read back with [`ExchangeConfig::from_stored_toml`].
+    pub fn to_toml_string(&self) -> String {
+        let mut t = Table::new();
+        let s = |v: &str| Value::String(v.to_owned());
+        t.insert("name".into(), s(&self.name));
+        if let Some(u) = &self.ews_url {
+            t.insert("ews_url".into(), s(u.as_str()));
+        }
+        if let Some(e) = &self.autodiscover_email {
+            t.insert("autodiscover_email".into(), s(e));
+        }
+        if let Some(u) = &self.autodiscover_url {
+            t.insert("autodiscover_url".into(), s(u.as_str()));
+        }
+        t.insert("auth".into(), s(self.auth.as_str()));
+        if let Some(u) = &self.username {
+            t.insert("username".into(), s(u));
+        }
+        if let Some(p) = &self.password {
+            t.insert("password".into(), s(p.expose()));
+        }
+        if let Some(o) = &self.oauth2 {
+            t.insert("token_url".into(), s(o.token_url.as_str()));
+            t.insert("client_id".into(), s(&o.client_id));
+            t.insert("client_secret".into(), s(o.client_secret.expose()));
+            t.insert("scope".into(), s(&o.scope));
+            if let Some(tenant) = &o.tenant_id {
+                t.insert("tenant_id".into(), s(tenant));
+            }
+        }
+        t.insert("impersonation".into(), Value::Boolean(self.impersonation));
+        t.insert("server_version".into(), s(&self.server_version.to_text()));
+        if let Some(p) = &self.ca_file {
+            t.insert("ca_file".into(), s(&p.to_string_lossy()));
+        }
+        if let Some(p) = &self.proxy {
+            t.insert("proxy".into(), s(p.as_str()));
+        }
+        t.insert("domains".into(), Value::Array(self.domains.iter().map(|d| s(d)).collect()));
+        t.insert("max_concurrency".into(), Value::Integer(i64::from(self.max_concurrency)));
+        t.insert("max_streaming_connections".into(), Value::Integer(i64::from(self.max_streaming_connections)));
+        t.to_string()
+    }
+
+    /// Reads one table written by [`ExchangeConfig::to_toml_string`], validated like the
+    /// loader validates an `[[exchange]]` entry (problems keyed `exchange.<key>`); secrets are
+    /// taken literally.
+    pub fn from_stored_toml(text: &str) -> Result<ExchangeConfig, ConfigError> {
+        let table: Table =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax { path: PathBuf::new(), message: e.to_string() })?;
+        let mut r = Reader { problems: Vec::new(), env: BTreeMap::new(), literal_secrets: true };
+        let x = r.exchange(&table, ONE_EXCHANGE_PREFIX);
+        match x {
+            Some(x) if r.problems.is_empty() => Ok(x),
+            _ => Err(ConfigError::Invalid(r.problems)),
+        }
+    }
+
+    /// This server checked as the configuration loader checks one `[[exchange]]` table (URL
+    /// schemes, required keys per `auth`, value ranges, a readable `ca_file`, …), names
+    /// normalised (lower-cased domains). Every problem names its key (`exchange.ews_url`).
+    pub fn validated(&self) -> Result<ExchangeConfig, ConfigError> {
+        Self::from_stored_toml(&self.to_toml_string())
     }
 }
 

@@ -328,3 +328,26 @@ low = 1
     assert!(find("mapping.priorities.low").contains("invalid value 1"));
     assert_eq!(p.len(), 8, "{p:#?}");
 }
+
+#[test]
+fn one_exchange_table_round_trips_with_its_secrets_and_is_validated_like_the_loader() {
+    let c = Config::from_toml_str(GOOD, &env(&[("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "env:looks-like-a-ref")]))
+        .unwrap();
+    let x = c.exchange[0].clone();
+    let text = x.to_toml_string();
+    assert!(text.contains("env:looks-like-a-ref"), "secrets are stored resolved: {text}");
+    let back = ExchangeConfig::from_stored_toml(&text).unwrap();
+    assert_eq!(back, x);
+    assert_eq!(back.password.as_ref().unwrap().expose(), "env:looks-like-a-ref", "taken literally");
+    assert_eq!(x.validated().unwrap(), x);
+
+    let mut bad = x.clone();
+    bad.ews_url = Some(url::Url::parse("ftp://mail.contoso.com/EWS/Exchange.asmx").unwrap());
+    let err = bad.validated().unwrap_err().to_string();
+    assert!(err.contains("exchange.ews_url"), "{err}");
+    let mut bad = x.clone();
+    bad.username = None;
+    let err = bad.validated().unwrap_err().to_string();
+    assert!(err.contains("exchange.username"), "{err}");
+    assert!(!err.contains("looks-like-a-ref"), "no secret in errors: {err}");
+}

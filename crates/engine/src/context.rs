@@ -1,6 +1,6 @@
 //! What every part of the engine shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ews_client::EwsClient;
@@ -63,12 +63,69 @@ impl Default for EngineSettings {
     }
 }
 
+/// The Exchange servers in effect, in configuration order (the order servers are tried for an
+/// identifier). Every clone of a [`Context`] shares one list: an admin edit
+/// ([`crate::api::Connector::update_exchange_server`]) replaces a server for all of them at
+/// once, while work that already holds the old `Arc<ExchangeServer>` finishes on its client.
+#[derive(Clone, Default)]
+pub struct Servers(Arc<RwLock<Vec<Arc<ExchangeServer>>>>);
+
+impl Servers {
+    /// A list of servers, in the order they are tried.
+    pub fn new(servers: Vec<Arc<ExchangeServer>>) -> Self {
+        Servers(Arc::new(RwLock::new(servers)))
+    }
+
+    /// The servers now, in order.
+    pub fn list(&self) -> Vec<Arc<ExchangeServer>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The server with this configured name.
+    pub fn get(&self, name: &str) -> Option<Arc<ExchangeServer>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).iter().find(|s| s.name == name).cloned()
+    }
+
+    /// Replaces the server of the same name, keeping its place, or appends it. Returns the one
+    /// replaced.
+    pub fn put(&self, server: Arc<ExchangeServer>) -> Option<Arc<ExchangeServer>> {
+        let mut list = self.0.write().unwrap_or_else(|e| e.into_inner());
+        match list.iter_mut().find(|s| s.name == server.name) {
+            Some(slot) => Some(std::mem::replace(slot, server)),
+            None => {
+                list.push(server);
+                None
+            }
+        }
+    }
+}
+
+impl From<Vec<Arc<ExchangeServer>>> for Servers {
+    fn from(servers: Vec<Arc<ExchangeServer>>) -> Self {
+        Servers::new(servers)
+    }
+}
+
+impl std::fmt::Debug for Servers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.list().iter().map(|s| &s.name)).finish()
+    }
+}
+
 /// Shared by every task of the engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Context {
     pub store: Arc<dyn Store>,
-    /// In configuration order (the order servers are tried for an identifier).
-    pub servers: Vec<Arc<ExchangeServer>>,
+    /// The servers in effect (see [`Servers`]).
+    pub servers: Servers,
     pub settings: EngineSettings,
     pub joins: Arc<JoinDetector>,
     /// `[mapping]` tables and the master category list cache.
@@ -77,13 +134,13 @@ pub struct Context {
 
 impl Context {
     /// The server with this configured name.
-    pub fn server(&self, name: &str) -> Option<&Arc<ExchangeServer>> {
-        self.servers.iter().find(|s| s.name == name)
+    pub fn server(&self, name: &str) -> Option<Arc<ExchangeServer>> {
+        self.servers.get(name)
     }
 
     /// The servers that may hold `identifier`, in configuration order.
     pub fn servers_for(&self, identifier: &str) -> Vec<Arc<ExchangeServer>> {
-        self.servers.iter().filter(|s| s.may_hold(identifier)).cloned().collect()
+        self.servers.list().into_iter().filter(|s| s.may_hold(identifier)).collect()
     }
 
     /// The sync window around `now`: `window_past_days` back (never more than 30), and

@@ -3,6 +3,8 @@
 //! Keeps a live mirror of every directory user's Exchange calendar in the [store] and tells
 //! the application about every change through the outbox.
 //!
+//! * [`connection`]: connection tests of one Exchange server (`check-connection`, the admin
+//!   UI's "Test connection").
 //! * [`context`]: what every part shares: the store, the Exchange servers, the settings.
 //! * [`catmap`]: `[mapping]` categories (with colours in the master category list) and
 //!   priorities, and the application id property of items.
@@ -26,6 +28,7 @@
 
 pub mod api;
 pub mod catmap;
+pub mod connection;
 pub mod context;
 pub mod event;
 pub mod mapping;
@@ -37,4 +40,4 @@ pub mod sync;
 pub mod telemetry;
 
 pub use api::{ConnectionReport, Connector, EngineError, Readiness};
-pub use context::{Context, EngineSettings, ExchangeServer};
+pub use context::{Context, EngineSettings, ExchangeServer, Servers};

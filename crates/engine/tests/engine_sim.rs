@@ -63,7 +63,7 @@ async fn start_env(mailboxes: u32, events: u32) -> Env {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("exbridge.db")).await.unwrap());
     let ctx = Context {
         store,
-        servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })],
+        servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })].into(),
         settings: EngineSettings::default(),
         joins: Arc::new(JoinDetector::new(&[])),
         catmap: Arc::default(),

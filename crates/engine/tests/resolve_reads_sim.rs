@@ -137,7 +137,8 @@ async fn identifiers_are_only_tried_on_servers_that_may_hold_them() {
             name: "elsewhere".into(),
             client,
             domains: vec!["fabrikam.test".into()],
-        })];
+        })]
+        .into();
         let before = env.sim.stats().requests.values().sum::<u64>();
         let mut u = user("d");
         u.work_email = Some("user1@contoso.test".into());

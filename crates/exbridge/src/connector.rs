@@ -21,6 +21,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     dispatcher: exbridge_server::Dispatcher,
+    /// The log file in `data_dir` (`None` when it could not be opened); flushed last.
+    log_file: Option<crate::logging::FileGuard>,
 }
 
 /// Resolves once the stop flag is set.
@@ -32,6 +34,16 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.server.data_dir)
         .with_context(|| format!("creating data_dir {}", config.server.data_dir.display()))?;
+    let log_file = match crate::logging::start_file(&config.server.data_dir) {
+        Ok(guard) => {
+            tracing::info!(file = %guard.path().display(), "logging to a file");
+            Some(guard)
+        }
+        Err(e) => {
+            tracing::warn!(data_dir = %config.server.data_dir.display(), error = %e, "no log file");
+            None
+        }
+    };
     ensure_sqlite_parent(&config.store.url)?;
     let key = config
         .store
@@ -57,10 +69,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .context("starting the webhook dispatcher")?;
     let connector: Arc<dyn Connector> = engine.clone();
-    let app = exbridge_server::AppState::from_config(&config.server, connector, store.clone());
+    let app = exbridge_server::AppState::from_config(&config.server, connector, store.clone())
+        .with_logs(crate::logging::buffer());
     let server = tokio::spawn(exbridge_server::serve(listener, app, stopped(stop_rx)));
     tracing::info!(%addr, webhooks = config.webhooks.len(), exchange = config.exchange.len(), "exbridge is running");
-    Ok(Running { engine, store, addr, stop, server, dispatcher })
+    Ok(Running { engine, store, addr, stop, server, dispatcher, log_file })
 }
 
 impl Running {
@@ -79,6 +92,8 @@ impl Running {
             tracing::warn!("webhook deliveries still running after 15 s; they will be retried at the next start");
         }
         self.store.close().await;
+        tracing::info!("stopped");
+        drop(self.log_file);
     }
 }
 
@@ -89,7 +104,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::signals::wait_for_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
-    tracing::info!("stopped");
     Ok(())
 }
 

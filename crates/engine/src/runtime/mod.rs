@@ -11,6 +11,7 @@
 //! again; other failures set `error` and are retried with back-off. All work of one user goes
 //! through the [`scheduler::Scheduler`]: one run at a time per user, triggers coalesced.
 
+pub mod admin;
 pub mod directory;
 pub mod presence;
 pub mod scheduler;
@@ -27,7 +28,7 @@ use ews_client::{
 use ews_proto::SmtpAddress;
 use exbridge_calendar::join::JoinDetector;
 use exbridge_calendar::presence::Oof;
-use exbridge_config::Config;
+use exbridge_config::{Config, ExchangeConfig};
 use exbridge_store::{
     DirectoryDiff, DirectoryEntry, DirectoryUser, EventType, FolderKind, MailboxState, MailboxStatus, NewOutboxEvent,
     ReplaceGuard, Store, StoreError, UpsertOutcome, UserId,
@@ -36,7 +37,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::api::{Connector, EngineError, Readiness};
+use crate::api::{ConnectionReport, Connector, EngineError, Readiness};
 use crate::context::{Context, EngineSettings, ExchangeServer};
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
@@ -77,6 +78,10 @@ pub struct EngineOptions {
     pub backoff: Backoff,
     /// How long `shutdown` waits for runs in flight.
     pub shutdown_wait: Duration,
+    /// The `[[exchange]]` settings in effect (the configuration file's, overridden by those
+    /// edited in the admin UI): what [`Connector::exchange_servers`] lists and
+    /// [`Connector::test_connection`] checks. Empty for engines started on a ready context.
+    pub exchange: Vec<ExchangeConfig>,
 }
 
 impl Default for EngineOptions {
@@ -87,6 +92,7 @@ impl Default for EngineOptions {
             streaming_autodiscover: HashMap::new(),
             backoff: Backoff::default(),
             shutdown_wait: Duration::from_secs(30),
+            exchange: Vec::new(),
         }
     }
 }
@@ -97,28 +103,7 @@ impl Default for EngineOptions {
 pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Result<Context, EngineError> {
     let mut servers = Vec::with_capacity(config.exchange.len());
     for x in &config.exchange {
-        let client = match &x.ews_url {
-            Some(_) => EwsClient::new(ServerConfig::try_from(x)?)?,
-            None => {
-                let email = x.autodiscover_email.as_deref().ok_or_else(|| {
-                    EngineError::Invalid(format!(
-                        "[[exchange]] {}: neither ews_url nor autodiscover_email is set",
-                        x.name
-                    ))
-                })?;
-                let email = SmtpAddress::parse(email)
-                    .map_err(|e| EngineError::Invalid(format!("[[exchange]] {}: autodiscover_email: {e}", x.name)))?;
-                let autodiscover = Autodiscover::new(AutodiscoverConfig::from_exchange(x)?)?;
-                let found = autodiscover.discover(&email).await.map_err(EwsError::from)?;
-                tracing::info!(server = %x.name, ews_url = %found.ews_url, "EWS URL found by Autodiscover");
-                EwsClient::new(ServerConfig::from_exchange(x, found.ews_url)?)?
-            }
-        };
-        servers.push(Arc::new(ExchangeServer {
-            name: x.name.clone(),
-            client,
-            domains: x.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
-        }));
+        servers.push(Arc::new(server_from_config(x).await?));
     }
     let settings = EngineSettings {
         window_past_days: config.sync.window_past_days,
@@ -130,11 +115,41 @@ pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Resu
     };
     Ok(Context {
         store,
-        servers,
+        servers: servers.into(),
         settings,
         joins: Arc::new(JoinDetector::new(&[])),
         catmap: Arc::new(crate::catmap::CatMap::new(&config.mapping)),
     })
+}
+
+/// One `[[exchange]]` server with its EWS client (its EWS URL found by Autodiscover when
+/// `ews_url` is not set).
+pub async fn server_from_config(x: &ExchangeConfig) -> Result<ExchangeServer, EngineError> {
+    let client = match &x.ews_url {
+        Some(_) => EwsClient::new(ServerConfig::try_from(x)?)?,
+        None => {
+            let email = x.autodiscover_email.as_deref().ok_or_else(|| {
+                EngineError::Invalid(format!("[[exchange]] {}: neither ews_url nor autodiscover_email is set", x.name))
+            })?;
+            let email = SmtpAddress::parse(email)
+                .map_err(|e| EngineError::Invalid(format!("[[exchange]] {}: autodiscover_email: {e}", x.name)))?;
+            let autodiscover = Autodiscover::new(AutodiscoverConfig::from_exchange(x)?)?;
+            let found = autodiscover.discover(&email).await.map_err(EwsError::from)?;
+            tracing::info!(server = %x.name, ews_url = %found.ews_url, "EWS URL found by Autodiscover");
+            EwsClient::new(ServerConfig::from_exchange(x, found.ews_url)?)?
+        }
+    };
+    Ok(ExchangeServer {
+        name: x.name.clone(),
+        client,
+        domains: x.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+    })
+}
+
+/// Whether the server's mailboxes are looked up with Autodiscover for streaming, and with which
+/// explicit URL (see [`EngineOptions::streaming_autodiscover`]).
+fn streaming_autodiscover_of(x: &ExchangeConfig) -> Option<Option<url::Url>> {
+    (x.ews_url.is_none() || x.autodiscover_url.is_some()).then(|| x.autodiscover_url.clone())
 }
 
 /// The running engine. Implements [`crate::api::Connector`].
@@ -154,7 +169,12 @@ struct Inner {
     ctx: Context,
     options: EngineOptions,
     scheduler: scheduler::Scheduler<UserId>,
-    streams: HashMap<String, StreamingManager>,
+    /// The `[[exchange]]` settings in effect (see [`EngineOptions::exchange`]).
+    exchange: Mutex<Vec<ExchangeConfig>>,
+    /// One streaming manager per server name; replaced when the server is edited.
+    streams: Mutex<HashMap<String, StreamingManager>>,
+    /// Serialises admin edits of Exchange servers.
+    admin: tokio::sync::Mutex<()>,
     watched: Mutex<Watched>,
     presence: PresenceTracker,
     closed: AtomicBool,
@@ -172,7 +192,13 @@ impl Engine {
     /// Builds the [`Context`] from the configuration (one EWS client per `[[exchange]]`,
     /// Autodiscover when there is no `ews_url`) and starts the engine: directory load/refresh,
     /// mailbox resolution, initial syncs, streaming, reconcile, presence and OOF polling.
+    ///
+    /// `[[exchange]]` servers edited in the admin UI and kept in the store
+    /// ([`admin::stored_servers`]) replace the file's entries of the same name.
     pub async fn start(config: &Config, store: Arc<dyn Store>) -> Result<Arc<Engine>, EngineError> {
+        let mut config = config.clone();
+        admin::apply_stored_servers(&mut config.exchange, store.as_ref()).await;
+        let config = &config;
         let ctx = context_from_config(config, store).await?;
         let options = EngineOptions {
             directory: DirectorySource::from_config(&config.directory).map_err(EngineError::Invalid)?,
@@ -180,9 +206,9 @@ impl Engine {
             streaming_autodiscover: config
                 .exchange
                 .iter()
-                .filter(|x| x.ews_url.is_none() || x.autodiscover_url.is_some())
-                .map(|x| (x.name.clone(), x.autodiscover_url.clone()))
+                .filter_map(|x| streaming_autodiscover_of(x).map(|url| (x.name.clone(), url)))
                 .collect(),
+            exchange: config.exchange.clone(),
             ..EngineOptions::default()
         };
         Self::start_with_options(ctx, options).await
@@ -199,7 +225,7 @@ impl Engine {
         let presence = PresenceTracker::start(ctx.store.clone(), horizon);
         let mut receivers = Vec::new();
         let mut streams = HashMap::new();
-        for server in &ctx.servers {
+        for server in &ctx.servers.list() {
             let cfg = options.streaming.get(&server.name).cloned().unwrap_or_default();
             let autodiscover = options
                 .streaming_autodiscover
@@ -224,9 +250,11 @@ impl Engine {
             });
             Inner {
                 ctx: ctx.clone(),
-                options,
                 scheduler: scheduler::Scheduler::new(concurrency, backoff, handler),
-                streams,
+                exchange: Mutex::new(options.exchange.clone()),
+                streams: Mutex::new(streams),
+                admin: tokio::sync::Mutex::new(()),
+                options,
                 watched: Mutex::new(Watched::default()),
                 presence,
                 closed: AtomicBool::new(false),
@@ -293,7 +321,7 @@ impl Engine {
             tracing::warn!(wait = ?self.inner.options.shutdown_wait, "shutdown: some user work was still running");
         }
         self.inner.presence.stop().await;
-        for (server, manager) in &self.inner.streams {
+        for (server, manager) in self.inner.streams_now() {
             tracing::debug!(server = %server, "stopping streaming");
             manager.shutdown().await;
         }
@@ -302,6 +330,14 @@ impl Engine {
 }
 
 impl Inner {
+    /// The streaming managers now (cloned handles, so no lock is held across an await).
+    fn streams_now(&self) -> Vec<(String, StreamingManager)> {
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, StreamingManager)> = streams.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     fn check_open(&self) -> Result<(), EngineError> {
         if self.closed.load(Ordering::SeqCst) { Err(EngineError::ShuttingDown) } else { Ok(()) }
     }
@@ -334,7 +370,7 @@ impl Inner {
         let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
         watched.by_user.insert(user.clone(), (server.to_owned(), mailbox.clone()));
         watched.by_mailbox.insert((server.to_owned(), mailbox.normalized()), user.clone());
-        if let Some(stream) = self.streams.get(server) {
+        if let Some(stream) = self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(server) {
             stream.add_mailboxes([mailbox.clone()]);
         }
     }
@@ -343,7 +379,7 @@ impl Inner {
         let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((server, mailbox)) = watched.by_user.remove(user) {
             watched.by_mailbox.remove(&(server.clone(), mailbox.normalized()));
-            if let Some(stream) = self.streams.get(&server) {
+            if let Some(stream) = self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(&server) {
                 stream.remove_mailboxes([mailbox]);
             }
         }
@@ -639,7 +675,7 @@ impl Inner {
         let Some(mut state) = state else { return Ok(()) };
         let (Some(mailbox), Some(server)) = (
             state.mailbox.as_deref().and_then(|m| SmtpAddress::parse(m).ok()),
-            state.exchange.as_deref().and_then(|n| self.ctx.server(n)).cloned(),
+            state.exchange.as_deref().and_then(|n| self.ctx.server(n)),
         ) else {
             return Err(scheduler::Failed::new(format!("{id}: stored mailbox is unusable"), Work::resolve()));
         };
@@ -741,7 +777,7 @@ impl Inner {
             .mailbox
             .as_deref()
             .and_then(|m| SmtpAddress::parse(m).ok())
-            .zip(m.exchange.as_deref().and_then(|n| self.ctx.server(n)).cloned());
+            .zip(m.exchange.as_deref().and_then(|n| self.ctx.server(n)));
         found.ok_or_else(|| EngineError::NoMailbox {
             user: entry.user.id.clone(),
             reason: m.last_error.clone().unwrap_or_else(|| format!("mailbox state {}", m.state)),
@@ -852,8 +888,9 @@ impl Connector for Engine {
             return readiness.clone();
         }
         let store = self.ctx.store.health().await.map(|_| ()).map_err(|e| e.to_string());
-        let mut exchange = Vec::with_capacity(self.ctx.servers.len());
-        for server in &self.ctx.servers {
+        let servers = self.ctx.servers.list();
+        let mut exchange = Vec::with_capacity(servers.len());
+        for server in &servers {
             let check = tokio::time::timeout(Duration::from_secs(10), server.client.check_connection(None)).await;
             let result = match check {
                 Ok(Ok(_)) => Ok(()),
@@ -865,6 +902,22 @@ impl Connector for Engine {
         let readiness = Readiness { store, exchange };
         *cached = Some((Instant::now(), readiness.clone()));
         readiness
+    }
+
+    async fn exchange_servers(&self) -> Vec<ExchangeConfig> {
+        self.inner.exchange_servers()
+    }
+
+    async fn update_exchange_server(&self, server: ExchangeConfig) -> Result<(), EngineError> {
+        self.inner.update_exchange_server(server).await
+    }
+
+    async fn test_connection(&self, server: Option<&str>) -> Vec<ConnectionReport> {
+        self.inner.test_connection(server).await
+    }
+
+    async fn recheck_mapping(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
+        self.inner.recheck_mapping(user).await
     }
 
     async fn record_gauges(&self) {
@@ -883,7 +936,7 @@ impl Connector for Engine {
             }
             Err(e) => tracing::warn!(error = %e, "metrics: reading the users failed"),
         }
-        for (server, manager) in &self.inner.streams {
+        for (server, manager) in self.inner.streams_now() {
             let stats = manager.stats().await;
             metrics::gauge!(STREAMING_CONNECTIONS, "server" => server.clone()).set(stats.open_connections as f64);
             metrics::gauge!(SUBSCRIPTIONS, "server" => server.clone()).set(stats.subscribed as f64);
@@ -911,7 +964,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(exbridge_store::SqliteStore::open(dir.join("db")).await.unwrap());
         let ctx = Context {
             store: store.clone(),
-            servers: vec![],
+            servers: vec![].into(),
             settings: EngineSettings::default(),
             joins: Arc::new(JoinDetector::new(&[])),
             catmap: Arc::default(),

@@ -64,7 +64,7 @@ impl Env {
         store.upsert_user(&user).await.unwrap();
         let ctx = Context {
             store,
-            servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })],
+            servers: vec![Arc::new(ExchangeServer { name: "sim".into(), client, domains: vec![] })].into(),
             settings,
             joins: Arc::new(JoinDetector::new(&[])),
             catmap: Arc::default(),
@@ -79,7 +79,7 @@ impl Env {
     }
 
     pub fn server(&self) -> Arc<ExchangeServer> {
-        self.ctx.servers[0].clone()
+        self.ctx.servers.list()[0].clone()
     }
 
     /// The simulator's mailbox of `u1`.
