@@ -132,13 +132,14 @@ async fn own_writes_are_tagged_as_echoes_and_turning_off_forgets() {
         assert_eq!(events(&report), vec![(EventType::TaskCreated, id.clone(), Some(API_ORIGIN.to_owned()))]);
         assert_eq!(report.entries[0].data["importance"], "high");
 
-        // A stale change key is a conflict; the current one updates.
+        // The current change key updates; the old one is then stale: a conflict.
         let patch = TaskInput::from_json(&json!({"status": "completed"}), false).unwrap();
-        let stale = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), Some("stale"), &patch).await;
-        assert!(matches!(stale, Ok(WriteOutcome::Conflict)), "{stale:?}");
         let done = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), ck.as_deref(), &patch).await;
         let Ok(WriteOutcome::Done(after)) = done else { panic!("{done:?}") };
+        assert_ne!(after.change_key.as_ref().map(|c| c.to_string()), ck);
         echoes.expect(&env.user, after.id.as_str(), after.change_key.as_ref().map(|c| c.to_string()).as_deref());
+        let stale = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), ck.as_deref(), &patch).await;
+        assert!(matches!(stale, Ok(WriteOutcome::Conflict)), "{stale:?}");
         // Someone else changes it in Exchange before the sync: announced, not an echo.
         json_tasks::patch_task(env.sim.store(), env.mailbox.as_str(), created.id.as_str(), &json!({"subject": "Edited"}))
             .unwrap();

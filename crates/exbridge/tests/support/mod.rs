@@ -898,3 +898,27 @@ pub async fn open_store(db: &Path) -> sqlx::SqlitePool {
     let opts = SqliteConnectOptions::new().filename(db).create_if_missing(false);
     sqlx::SqlitePool::connect_with(opts).await.unwrap_or_else(|e| panic!("open {}: {e}", db.display()))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tasks (helpers added for tests/tasks.rs)
+
+impl Api {
+    /// A request with the bearer token, an optional JSON body and extra headers; the status and
+    /// the JSON body (`null` when empty).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut rb = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+        for (name, value) in headers {
+            rb = rb.header(*name, *value);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        send(rb, &format!("{method} {path}")).await
+    }
+}
