@@ -332,7 +332,9 @@ impl TaskInput {
                     "low" => Importance::Low,
                     "normal" => Importance::Normal,
                     "high" => Importance::High,
-                    _ => return Err(TaskError::invalid("importance", format!("{s:?} is not one of low, normal, high"))),
+                    _ => {
+                        return Err(TaskError::invalid("importance", format!("{s:?} is not one of low, normal, high")));
+                    }
                 })
             }
             Some(_) => return Err(TaskError::invalid("importance", "must be a string")),
@@ -510,7 +512,8 @@ mod tests {
         again.status = Some(TaskStatus::Completed);
         assert_ne!(task_row(&again, &id, Timestamp::UNIX_EPOCH).unwrap().content_hash, row.content_hash);
         // Defaults: no status → not_started (completed when IsComplete), normal importance.
-        let bare = Task { item: ItemFields { item_id: sample().item.item_id, ..ItemFields::default() }, ..Task::default() };
+        let bare =
+            Task { item: ItemFields { item_id: sample().item.item_id, ..ItemFields::default() }, ..Task::default() };
         let doc = task_doc(&bare, &id).unwrap();
         assert_eq!((doc.status.as_str(), doc.importance.as_str(), doc.percent_complete), ("not_started", "normal", 0));
         assert!(task_doc(&Task::default(), &id).is_none());

@@ -17,7 +17,7 @@
 //! matched by ItemId alone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ews_client::{ErrorClass, ErrorKind, EwsError};
 use ews_proto::items::{Item, Task};
@@ -71,9 +71,18 @@ pub fn task_shape() -> ItemShape {
 #[derive(Debug, Default)]
 pub struct Echoes {
     inner: Mutex<HashMap<UserId, Vec<(String, Option<String>)>>>,
+    locks: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Echoes {
+    /// The user's write lock: a write holds it from before its EWS call until its echo is
+    /// expected, and a tasks sync holds it while it runs, so that a sync started by the write's
+    /// own notification cannot see the new version before it is known as an echo.
+    pub async fn lock(&self, user: &UserId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.locks.lock().unwrap_or_else(|e| e.into_inner()).entry(user.clone()).or_default().clone();
+        lock.lock_owned().await
+    }
+
     /// Expects the sync to see `item_id` at `change_key` (`None`: a deletion).
     pub fn expect(&self, user: &UserId, item_id: &str, change_key: Option<&str>) {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -101,6 +110,7 @@ impl Echoes {
     /// Forgets a user's expectations (removed user, tasks turned off).
     pub fn forget(&self, user: &UserId) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
     }
 }
 
@@ -248,10 +258,10 @@ impl Pass<'_> {
                 outbox.retain(|e| e.event_type != EventType::TaskCreated);
             }
             // The application's own writes: tagged by the exact version Exchange returned.
-            let item_of: HashMap<&str, (&str, Option<&str>)> = present
+            // (Rows as Exchange has them now override the mirror's.)
+            let item_of: HashMap<&str, (&str, Option<&str>)> = before
                 .iter()
-                .flat_map(|m| m.rows.iter())
-                .chain(before.iter())
+                .chain(present.iter().flat_map(|m| m.rows.iter()))
                 .map(|r| (r.key.uid.as_str(), (r.item_id.as_str(), r.change_key.as_ref().map(|c| c.as_str()))))
                 .collect();
             for e in &mut outbox {
@@ -348,7 +358,12 @@ pub enum WriteOutcome {
     NotFound,
 }
 
-fn first_message_error(server: &ExchangeServer, op: &str, mailbox: &SmtpAddress, e: &ews_proto::ResponseStatus) -> EwsError {
+fn first_message_error(
+    server: &ExchangeServer,
+    op: &str,
+    mailbox: &SmtpAddress,
+    e: &ews_proto::ResponseStatus,
+) -> EwsError {
     message_error(server, op, Some(mailbox), e)
 }
 
@@ -366,13 +381,21 @@ pub async fn create_task(
     op.send_meeting_invitations = None;
     let response = server.client.call(Some(mailbox), op).await?;
     let msg = response.messages.into_iter().next().ok_or_else(|| {
-        EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("CreateItem for {mailbox}: no response message"))
+        EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Protocol,
+            format!("CreateItem for {mailbox}: no response message"),
+        )
     })?;
     if !msg.status.is_success() {
         return Err(first_message_error(server, "CreateItem", mailbox, &msg.status));
     }
     msg.items.iter().find_map(|i| i.item_id().cloned()).ok_or_else(|| {
-        EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("CreateItem for {mailbox}: no ItemId returned"))
+        EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Protocol,
+            format!("CreateItem for {mailbox}: no ItemId returned"),
+        )
     })
 }
 
@@ -391,7 +414,11 @@ pub async fn update_task(
     op.send_meeting_invitations_or_cancellations = None;
     let response = server.client.call(Some(mailbox), op).await?;
     let msg = response.messages.into_iter().next().ok_or_else(|| {
-        EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("UpdateItem for {mailbox}: no response message"))
+        EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Protocol,
+            format!("UpdateItem for {mailbox}: no response message"),
+        )
     })?;
     match msg.status.code() {
         _ if msg.status.is_success() => {}
@@ -399,20 +426,45 @@ pub async fn update_task(
         ResponseCode::ErrorItemNotFound => return Ok(WriteOutcome::NotFound),
         _ => return Err(first_message_error(server, "UpdateItem", mailbox, &msg.status)),
     }
-    Ok(WriteOutcome::Done(
-        msg.items
-            .iter()
-            .find_map(|i| i.item_id().cloned())
-            .unwrap_or_else(|| ews_proto::ItemId::new(item_id, None)),
-    ))
+    let returned = msg.items.iter().find_map(|i| i.item_id().cloned()).filter(|i| i.change_key.is_some());
+    match returned {
+        Some(id) => Ok(WriteOutcome::Done(id)),
+        // Without the new ChangeKey in the answer, ask for it (the echo is matched on it).
+        None => current_id(server, mailbox, item_id).await.map(WriteOutcome::Done),
+    }
+}
+
+/// The item's current ItemId and ChangeKey (GetItem, IdOnly).
+async fn current_id(
+    server: &ExchangeServer,
+    mailbox: &SmtpAddress,
+    item_id: &str,
+) -> Result<ews_proto::ItemId, EwsError> {
+    let op = GetItem::new(vec![ews_proto::ItemId::new(item_id, None)], ItemShape::id_only());
+    let response = server.client.call(Some(mailbox), op).await?;
+    let msg = response.messages.into_iter().next().ok_or_else(|| {
+        EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("GetItem for {mailbox}: no response message"))
+    })?;
+    if !msg.status.is_success() {
+        return Err(first_message_error(server, "GetItem", mailbox, &msg.status));
+    }
+    Ok(msg.items.iter().find_map(|i| i.item_id().cloned()).unwrap_or_else(|| ews_proto::ItemId::new(item_id, None)))
 }
 
 /// DeleteItem of a task (moved to Deleted Items, every occurrence of a recurring task).
-pub async fn delete_task(server: &ExchangeServer, mailbox: &SmtpAddress, item_id: &str) -> Result<WriteOutcome, EwsError> {
+pub async fn delete_task(
+    server: &ExchangeServer,
+    mailbox: &SmtpAddress,
+    item_id: &str,
+) -> Result<WriteOutcome, EwsError> {
     let op = DeleteItem::tasks([ews_proto::ItemId::new(item_id, None)], DisposalType::MoveToDeletedItems);
     let response = server.client.call(Some(mailbox), op).await?;
     let msg = response.messages.into_iter().next().ok_or_else(|| {
-        EwsError::new(ErrorClass::Transient, ErrorKind::Protocol, format!("DeleteItem for {mailbox}: no response message"))
+        EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Protocol,
+            format!("DeleteItem for {mailbox}: no response message"),
+        )
     })?;
     match msg.status.code() {
         _ if msg.status.is_success() => Ok(WriteOutcome::Done(ews_proto::ItemId::new(item_id, None))),

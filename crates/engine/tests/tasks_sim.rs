@@ -17,9 +17,17 @@ use serde_json::json;
 use support::{Env, LIMIT};
 
 async fn sync(env: &Env, echoes: &Echoes) -> SyncReport {
-    task_sync::sync_tasks(&env.ctx, &env.server(), &env.user, &env.mailbox, SyncMode::Incremental, Timestamp::now(), echoes)
-        .await
-        .expect("tasks sync")
+    task_sync::sync_tasks(
+        &env.ctx,
+        &env.server(),
+        &env.user,
+        &env.mailbox,
+        SyncMode::Incremental,
+        Timestamp::now(),
+        echoes,
+    )
+    .await
+    .expect("tasks sync")
 }
 
 fn events(report: &SyncReport) -> Vec<(EventType, String, Option<String>)> {
@@ -82,12 +90,17 @@ async fn tasks_folder_sync_mirrors_the_sim_and_announces_each_change_once() {
         assert!(sync(&env, &echoes).await.entries.is_empty());
 
         // Create, update, delete in the sim: exactly one task.* each.
-        let created = json_tasks::create_task(store, &smtp, &json!({"subject": "Call Bob", "due_date": "2026-05-01"}))
-            .unwrap();
+        let created =
+            json_tasks::create_task(store, &smtp, &json!({"subject": "Call Bob", "due_date": "2026-05-01"})).unwrap();
         let id = task_id(&created.item_id);
         assert_eq!(events(&sync(&env, &echoes).await), vec![(EventType::TaskCreated, id.clone(), None)]);
-        json_tasks::patch_task(store, &smtp, &created.item_id, &json!({"status": "InProgress", "percent_complete": 30}))
-            .unwrap();
+        json_tasks::patch_task(
+            store,
+            &smtp,
+            &created.item_id,
+            &json!({"status": "InProgress", "percent_complete": 30}),
+        )
+        .unwrap();
         let updated = sync(&env, &echoes).await;
         assert_eq!(events(&updated), vec![(EventType::TaskUpdated, id.clone(), None)]);
         assert_eq!(updated.entries[0].data["status"], "in_progress");
@@ -133,16 +146,26 @@ async fn own_writes_are_tagged_as_echoes_and_turning_off_forgets() {
         assert_eq!(report.entries[0].data["importance"], "high");
 
         // The current change key updates; the old one is then stale: a conflict.
-        let patch = TaskInput::from_json(&json!({"status": "completed"}), false).unwrap();
+        let patch = TaskInput::from_json(&json!({"status": "completed", "subject": "Done by the app"}), false).unwrap();
         let done = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), ck.as_deref(), &patch).await;
         let Ok(WriteOutcome::Done(after)) = done else { panic!("{done:?}") };
         assert_ne!(after.change_key.as_ref().map(|c| c.to_string()), ck);
         echoes.expect(&env.user, after.id.as_str(), after.change_key.as_ref().map(|c| c.to_string()).as_deref());
         let stale = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), ck.as_deref(), &patch).await;
         assert!(matches!(stale, Ok(WriteOutcome::Conflict)), "{stale:?}");
+        let report = sync(&env, &echoes).await;
+        assert_eq!(events(&report), vec![(EventType::TaskUpdated, id.clone(), Some(API_ORIGIN.to_owned()))]);
+        let after = task_sync::update_task(&server, &env.mailbox, created.id.as_str(), None, &patch).await.unwrap();
+        let WriteOutcome::Done(after) = after else { panic!("{after:?}") };
+        assert!(after.change_key.is_some());
         // Someone else changes it in Exchange before the sync: announced, not an echo.
-        json_tasks::patch_task(env.sim.store(), env.mailbox.as_str(), created.id.as_str(), &json!({"subject": "Edited"}))
-            .unwrap();
+        json_tasks::patch_task(
+            env.sim.store(),
+            env.mailbox.as_str(),
+            created.id.as_str(),
+            &json!({"subject": "Edited"}),
+        )
+        .unwrap();
         let report = sync(&env, &echoes).await;
         assert_eq!(events(&report), vec![(EventType::TaskUpdated, id.clone(), None)]);
         assert_eq!(report.entries[0].data["status"], "completed");

@@ -102,12 +102,17 @@ async fn tasks_are_mirrored_written_through_and_announced() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!((updated["status"].as_str(), updated["percent_complete"].as_u64()), (Some("in_progress"), Some(40)));
     let in_sim = sim_task_by_subject(&sim, U1, "App task").await;
-    assert_eq!((in_sim[0]["status"].as_str(), in_sim[0]["percent_complete"].as_f64()), (Some("InProgress"), Some(40.0)));
+    assert_eq!(
+        (in_sim[0]["status"].as_str(), in_sim[0]["percent_complete"].as_f64()),
+        (Some("InProgress"), Some(40.0))
+    );
     let (status, conflict) = api.request(Method::PATCH, &path, Some(patch), &[("If-Match", &ck)]).await;
     assert_eq!(status, 409, "{conflict}");
     assert_eq!(conflict["error"]["code"], "conflict");
     assert_eq!(conflict["current"]["change_key"], updated["change_key"]);
-    let (status, bad) = api.request(Method::POST, "/api/v1/users/u1/tasks", Some(json!({"subject": "x", "percent_complete": 200})), &[]).await;
+    let (status, bad) = api
+        .request(Method::POST, "/api/v1/users/u1/tasks", Some(json!({"subject": "x", "percent_complete": 200})), &[])
+        .await;
     assert_eq!(status, 400);
     assert!(bad["error"]["message"].as_str().unwrap().contains("percent_complete"), "{bad}");
 
@@ -123,11 +128,17 @@ async fn tasks_are_mirrored_written_through_and_announced() {
     let seeded = listed[0]["item_id"].as_str().unwrap().to_owned();
     let (status, _) = sim
         .api
-        .raw(Method::PATCH, &format!("/sim/mailboxes/{U1}/tasks/{seeded}"), Some(json!({"subject": "Changed in Outlook"})))
+        .raw(
+            Method::PATCH,
+            &format!("/sim/mailboxes/{U1}/tasks/{seeded}"),
+            Some(json!({"subject": "Changed in Outlook"})),
+        )
         .await;
     assert!(status.is_success());
     let d = receiver
-        .wait_for(mark, WAIT, "task.updated from Outlook", |d| d.event_type == "task.updated" && d.data["subject"] == "Changed in Outlook")
+        .wait_for(mark, WAIT, "task.updated from Outlook", |d| {
+            d.event_type == "task.updated" && d.data["subject"] == "Changed in Outlook"
+        })
         .await;
     assert_eq!(d.user_id, "u1");
     // Delivered in order per user: the app's own writes before it were skipped as echoes.
@@ -154,11 +165,16 @@ async fn tasks_are_mirrored_written_through_and_announced() {
     let mark2 = receiver.mark();
     let (_, listed) = sim.api.raw(Method::GET, &format!("/sim/mailboxes/{U2}/tasks"), None).await;
     let u2_task = listed[0]["item_id"].as_str().unwrap().to_owned();
-    sim.api.raw(Method::PATCH, &format!("/sim/mailboxes/{U2}/tasks/{u2_task}"), Some(json!({"subject": "u2 edit"}))).await;
+    sim.api
+        .raw(Method::PATCH, &format!("/sim/mailboxes/{U2}/tasks/{u2_task}"), Some(json!({"subject": "u2 edit"})))
+        .await;
     // A calendar change after it: once its webhook is in, a task.* of u2 would have been too.
     sim.api
-        .create_item(U2, json!({"subject": "After the task edit", "start": rfc3339_in(Duration::from_secs(3600)),
-            "end": rfc3339_in(Duration::from_secs(7200))}))
+        .create_item(
+            U2,
+            json!({"subject": "After the task edit", "start": rfc3339_in(Duration::from_secs(3600)),
+            "end": rfc3339_in(Duration::from_secs(7200))}),
+        )
         .await;
     receiver
         .wait_for(mark2, WAIT, "u2 event.created", |d| d.user_id == "u2" && d.data["subject"] == "After the task edit")
@@ -169,7 +185,12 @@ async fn tasks_are_mirrored_written_through_and_announced() {
 
     // Turning sync_tasks on later starts mirroring (silently); off stops.
     let (status, body) = api
-        .request(Method::POST, "/api/v1/users", Some(json!({"id": "u2", "login_email": U2, "settings": {"sync_tasks": true}})), &[])
+        .request(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"id": "u2", "login_email": U2, "settings": {"sync_tasks": true}})),
+            &[],
+        )
         .await;
     assert!(status.is_success(), "{body}");
     let (status, body) = api.request(Method::GET, "/api/v1/users/u2/tasks", None, &[]).await;

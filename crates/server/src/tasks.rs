@@ -112,9 +112,8 @@ pub async fn one(
 }
 
 fn json_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")).into_response()
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")).into_response())
 }
 
 fn if_match(headers: &HeaderMap) -> Option<String> {
@@ -242,7 +241,11 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/users/{id}/tasks/{task_id}`.
-pub async fn remove(State(app): State<AppState>, Path((id, task_id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub async fn remove(
+    State(app): State<AppState>,
+    Path((id, task_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let user = UserId::new(id);
     let m = if_match(&headers);
     let request = format!("DELETE /users/{user}/tasks/{task_id} {m:?}");
@@ -295,25 +298,25 @@ pub(crate) fn document_tasks(doc: &mut Value) {
     });
     let date = json!({"type": ["string", "null"], "description": "RFC 3339 (or YYYY-MM-DD as input)"});
     doc["components"]["schemas"]["Task"] = json!({"type": "object",
-        "required": ["id", "subject", "status", "percent_complete", "importance", "categories", "is_private", "changed_at", "change_key"],
-        "properties": {
-            "id": {"type": "string", "description": "Stable: derived from the ItemId of its first sighting"},
-            "subject": {"type": "string"}, "body": {"type": "string"},
-            "start_date": {"type": "string", "format": "date-time"}, "due_date": {"type": "string", "format": "date-time"},
-            "status": {"enum": STATUSES}, "percent_complete": {"type": "integer", "minimum": 0, "maximum": 100},
-            "importance": {"enum": ["low", "normal", "high"]}, "categories": {"type": "array", "items": {"type": "string"}},
-            "is_private": {"type": "boolean"}, "completed_at": {"type": "string", "format": "date-time"},
-            "changed_at": {"type": "string", "format": "date-time"}, "change_key": {"type": "string"}
-        }});
+    "required": ["id", "subject", "status", "percent_complete", "importance", "categories", "is_private", "changed_at", "change_key"],
+    "properties": {
+        "id": {"type": "string", "description": "Stable: derived from the ItemId of its first sighting"},
+        "subject": {"type": "string"}, "body": {"type": "string"},
+        "start_date": {"type": "string", "format": "date-time"}, "due_date": {"type": "string", "format": "date-time"},
+        "status": {"enum": STATUSES}, "percent_complete": {"type": "integer", "minimum": 0, "maximum": 100},
+        "importance": {"enum": ["low", "normal", "high"]}, "categories": {"type": "array", "items": {"type": "string"}},
+        "is_private": {"type": "boolean"}, "completed_at": {"type": "string", "format": "date-time"},
+        "changed_at": {"type": "string", "format": "date-time"}, "change_key": {"type": "string"}
+    }});
     doc["components"]["schemas"]["TaskInput"] = json!({"type": "object", "additionalProperties": false,
-        "description": "POST requires subject; PATCH takes any subset",
-        "properties": {
-            "subject": {"type": "string", "minLength": 1}, "body": {"type": ["string", "null"]},
-            "start_date": date.clone(), "due_date": date,
-            "status": {"enum": STATUSES}, "percent_complete": {"type": "integer", "minimum": 0, "maximum": 100},
-            "importance": {"enum": ["low", "normal", "high"]},
-            "categories": {"type": ["array", "null"], "items": {"type": "string"}}, "is_private": {"type": "boolean"}
-        }});
+    "description": "POST requires subject; PATCH takes any subset",
+    "properties": {
+        "subject": {"type": "string", "minLength": 1}, "body": {"type": ["string", "null"]},
+        "start_date": date.clone(), "due_date": date,
+        "status": {"enum": STATUSES}, "percent_complete": {"type": "integer", "minimum": 0, "maximum": 100},
+        "importance": {"enum": ["low", "normal", "high"]},
+        "categories": {"type": ["array", "null"], "items": {"type": "string"}}, "is_private": {"type": "boolean"}
+    }});
     doc["components"]["schemas"]["TaskConflict"] = json!({"type": "object", "required": ["error", "current"], "properties": {
         "error": {"type": "object", "properties": {"code": {"const": "conflict"}, "message": {"type": "string"}}}, "current": {"$ref": "#/components/schemas/Task"}}});
 }
@@ -325,7 +328,10 @@ mod tests {
     #[test]
     fn errors_have_the_contract_shape() {
         let (s, b) = error_parts(TaskError::NotAllowed("off".into()));
-        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("not_allowed_by_settings")));
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("not_allowed_by_settings"))
+        );
         let (s, b) = error_parts(TaskError::Unavailable("down".into()));
         assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("exchange_unavailable")));
         let (s, b) = error_parts(TaskError::Invalid { field: "due_date".into(), message: "bad".into() });

@@ -37,8 +37,17 @@ pub struct TaskJson {
     pub categories: Vec<String>,
 }
 
-const FIELDS: &[&str] =
-    &["subject", "body", "start_date", "due_date", "status", "percent_complete", "importance", "sensitivity", "categories"];
+const FIELDS: &[&str] = &[
+    "subject",
+    "body",
+    "start_date",
+    "due_date",
+    "status",
+    "percent_complete",
+    "importance",
+    "sensitivity",
+    "categories",
+];
 
 fn date(v: &Option<DateTime>) -> Option<String> {
     v.as_ref().and_then(|d| d.timestamp_in(&jiff::tz::TimeZone::UTC)).map(|t| t.to_string())
@@ -102,7 +111,8 @@ fn apply(map: &Map<String, Value>, t: &mut Task) -> Result<(), ApiError> {
     for (k, v) in map {
         match k.as_str() {
             "subject" => {
-                t.item.subject = Some(v.as_str().ok_or_else(|| ApiError::invalid("subject", "must be a string"))?.into())
+                t.item.subject =
+                    Some(v.as_str().ok_or_else(|| ApiError::invalid("subject", "must be a string"))?.into())
             }
             "body" => {
                 t.item.body = match v {

@@ -67,6 +67,7 @@ impl Inner {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        let _writes = self.echoes.lock(id).await;
         match task_sync::sync_tasks(&self.ctx, server, id, mailbox, mode, Timestamp::now(), &self.echoes).await {
             Ok(report) => {
                 tracing::debug!(user = %id, mailbox = %mailbox.as_str(), created = report.created,
@@ -94,7 +95,9 @@ impl Engine {
     ) -> Result<(DirectoryEntry, SmtpAddress, Arc<ExchangeServer>), TaskError> {
         let entry = self.inner.ensure_user(user).await?;
         if !entry.user.settings.sync_tasks {
-            return Err(TaskError::NotAllowed(format!("tasks are not synchronised for user {user} (sync_tasks is off)")));
+            return Err(TaskError::NotAllowed(format!(
+                "tasks are not synchronised for user {user} (sync_tasks is off)"
+            )));
         }
         if write && entry.user.settings.direction == SyncDirection::ExchangeToApp {
             return Err(TaskError::NotAllowed(format!(
@@ -161,11 +164,13 @@ impl Engine {
     pub(super) async fn create_task_in(&self, user: &UserId, input: TaskInput) -> Result<TaskDoc, TaskError> {
         let (_, mailbox, server) = self.task_user(user, true).await?;
         self.ensure_tasks_synced(user).await?;
+        let writing = self.inner.echoes.lock(user).await;
         let created = task_sync::create_task(&server, &mailbox, &input)
             .await
             .map_err(|e| exchange_error(user, "creating a task", e))?;
         let change_key = created.change_key.as_ref().map(|c| c.to_string());
         self.inner.echoes.expect(user, created.id.as_str(), change_key.as_deref());
+        drop(writing);
         self.sync_now(user).await;
         let rows = self
             .ctx
@@ -200,13 +205,17 @@ impl Engine {
         if input.is_empty() {
             return doc_of(&row);
         }
+        let writing = self.inner.echoes.lock(user).await;
         let outcome = task_sync::update_task(&server, &mailbox, row.item_id.as_str(), if_match, &input)
             .await
             .map_err(|e| exchange_error(user, "updating a task", e))?;
+        if let WriteOutcome::Done(updated) = &outcome {
+            let change_key = updated.change_key.as_ref().map(|c| c.to_string());
+            self.inner.echoes.expect(user, updated.id.as_str(), change_key.as_deref());
+        }
+        drop(writing);
         match outcome {
-            WriteOutcome::Done(updated) => {
-                let change_key = updated.change_key.as_ref().map(|c| c.to_string());
-                self.inner.echoes.expect(user, updated.id.as_str(), change_key.as_deref());
+            WriteOutcome::Done(_) => {
                 self.sync_now(user).await;
                 doc_of(&self.task_row(user, id).await?)
             }
@@ -222,7 +231,12 @@ impl Engine {
         }
     }
 
-    pub(super) async fn delete_task_in(&self, user: &UserId, id: &str, if_match: Option<&str>) -> Result<(), TaskError> {
+    pub(super) async fn delete_task_in(
+        &self,
+        user: &UserId,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), TaskError> {
         let (_, mailbox, server) = self.task_user(user, true).await?;
         self.ensure_tasks_synced(user).await?;
         let row = self.task_row(user, id).await?;
@@ -231,12 +245,16 @@ impl Engine {
         {
             return Err(TaskError::Conflict { current: Box::new(doc_of(&row)?), stale: m.to_owned() });
         }
+        let writing = self.inner.echoes.lock(user).await;
         let outcome = task_sync::delete_task(&server, &mailbox, row.item_id.as_str())
             .await
             .map_err(|e| exchange_error(user, "deleting a task", e))?;
+        if let WriteOutcome::Done(_) = &outcome {
+            self.inner.echoes.expect(user, row.item_id.as_str(), None);
+        }
+        drop(writing);
         match outcome {
             WriteOutcome::Done(_) => {
-                self.inner.echoes.expect(user, row.item_id.as_str(), None);
                 self.sync_now(user).await;
                 Ok(())
             }
