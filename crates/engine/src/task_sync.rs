@@ -68,9 +68,12 @@ pub fn task_shape() -> ItemShape {
 }
 
 /// The application's own task writes not yet seen by a sync (see the module documentation).
+/// An expected version: (ItemId, ChangeKey; `None` for a deletion).
+type Echo = (String, Option<String>);
+
 #[derive(Debug, Default)]
 pub struct Echoes {
-    inner: Mutex<HashMap<UserId, Vec<(String, Option<String>)>>>,
+    inner: Mutex<HashMap<UserId, Vec<Echo>>>,
     locks: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
 }
 

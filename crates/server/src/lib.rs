@@ -15,8 +15,8 @@
 //! The server talks to the engine only through [`exbridge_engine::Connector`] and reads the
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
 //!
-//! The write endpoints of events and tasks (`POST/PATCH/DELETE …/events`, `…/tasks`) are not
-//! served yet; they answer 501 `not_implemented`.
+//! The write endpoints of events (`POST/PATCH/DELETE …/events`) are not served yet; they
+//! answer 501 `not_implemented`.
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]
