@@ -111,9 +111,8 @@ pub async fn one(
     }
 }
 
-fn json_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")).into_response())
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
 }
 
 fn if_match(headers: &HeaderMap) -> Option<String> {
@@ -200,7 +199,7 @@ pub async fn create(
     let user = UserId::new(id);
     let value = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let input = match TaskInput::from_json(&value, true) {
         Ok(i) => i,
@@ -225,7 +224,7 @@ pub async fn update(
     let user = UserId::new(id);
     let value = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let input = match TaskInput::from_json(&value, false) {
         Ok(i) => i,
