@@ -10,6 +10,7 @@ use exbridge_store::{DirectoryDiff, DirectoryEntry, DirectoryUser, StoreError, U
 use jiff::Timestamp;
 
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
+use crate::task::{TaskDoc, TaskError, TaskInput};
 
 /// Why the engine could not answer. The server maps each variant to an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,48 @@ pub trait Connector: Send + Sync + 'static {
     /// order, and returns the entry with its attempts.
     async fn recheck_mapping(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
         self.ensure_user(user).await
+    }
+
+    // --- tasks (CONTRACT §4 tasks; see crate::task). Every method refuses with
+    // TaskError::NotAllowed when the user's `settings.sync_tasks` is off. ----------------------
+
+    /// `GET …/tasks`: every mirrored task of the user (unmasked), optionally only those with
+    /// `status` (an API status string), ordered by id.
+    async fn tasks(&self, user: &UserId, status: Option<&str>) -> Result<Vec<TaskDoc>, TaskError> {
+        let _ = (user, status);
+        Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
+    }
+
+    /// `GET …/tasks/{id}`.
+    async fn task(&self, user: &UserId, id: &str) -> Result<TaskDoc, TaskError> {
+        let _ = (user, id);
+        Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
+    }
+
+    /// `POST …/tasks`: creates the task in Exchange; it is in the mirror when this returns.
+    /// Refused (NotAllowed) with direction `exchange_to_app`.
+    async fn create_task(&self, user: &UserId, input: TaskInput) -> Result<TaskDoc, TaskError> {
+        let _ = (user, input);
+        Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
+    }
+
+    /// `PATCH …/tasks/{id}`: the given fields; with `if_match`, only if it is the task's
+    /// current change key (else [`TaskError::Conflict`] with the current task).
+    async fn update_task(
+        &self,
+        user: &UserId,
+        id: &str,
+        input: TaskInput,
+        if_match: Option<&str>,
+    ) -> Result<TaskDoc, TaskError> {
+        let _ = (user, id, input, if_match);
+        Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
+    }
+
+    /// `DELETE …/tasks/{id}`; with `if_match` as for [`Connector::update_task`].
+    async fn delete_task(&self, user: &UserId, id: &str, if_match: Option<&str>) -> Result<(), TaskError> {
+        let _ = (user, id, if_match);
+        Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
     }
 }
 

@@ -21,6 +21,9 @@
 //! * [`runtime`]: the running engine: per-user workers, directory sources and refresh,
 //!   streaming notifications, reconcile, presence scheduling and OOF polling; implements
 //!   [`api::Connector`] for the server.
+//! * [`task`]: tasks as the application sees them ([`task::TaskDoc`]), their stable ids and
+//!   the pure mapping EWS task ↔ document; [`task_sync`]: the tasks folder's sync and the
+//!   task writes of the API.
 //! * [`telemetry`]: the engine's Prometheus series (through the `metrics` facade) and the
 //!   notification-to-webhook clock.
 //!
@@ -37,6 +40,8 @@ pub mod reads;
 pub mod resolve;
 pub mod runtime;
 pub mod sync;
+pub mod task;
+pub mod task_sync;
 pub mod telemetry;
 
 pub use api::{ConnectionReport, Connector, EngineError, Readiness};

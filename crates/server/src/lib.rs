@@ -7,14 +7,16 @@
 //! * [`sse`]: `GET /api/v1/stream`, the outbox as Server-Sent Events with `Last-Event-ID` resume.
 //! * [`webhooks`]: the webhook dispatcher (CONTRACT §5): signed POSTs from the durable outbox,
 //!   in order per user, retried with backoff, surviving restarts.
+//! * [`tasks`]: `/api/v1/users/{id}/tasks[/{task_id}]`: the mirrored Exchange tasks, read and
+//!   written through.
 //! * [`openapi`]: the OpenAPI 3.1 document served at `GET /api/v1/openapi.json`.
 //! * [`metrics`]: `GET /metrics` in the Prometheus text format (no token).
 //!
 //! The server talks to the engine only through [`exbridge_engine::Connector`] and reads the
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
 //!
-//! The write endpoints of events and tasks (`POST/PATCH/DELETE …/events`, `…/tasks`) are not
-//! served yet; they answer 501 `not_implemented`.
+//! The write endpoints of events (`POST/PATCH/DELETE …/events`) are not served yet; they
+//! answer 501 `not_implemented`.
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod sse;
 mod status;
+pub mod tasks;
 pub mod webhooks;
 
 use std::future::Future;
@@ -106,6 +109,9 @@ fn route_table() -> Vec<(Method, &'static str, bool, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/users/{id}/freebusy", true, get(api::free_busy)),
         (Method::GET, "/api/v1/stream", true, get(sse::stream)),
     ]
+    .into_iter()
+    .chain(tasks::routes())
+    .collect()
 }
 
 /// The (method, path) of every route the router serves, for the OpenAPI test and docs.

@@ -47,7 +47,7 @@ fn standard_errors(mut responses: Value, extra: &[(&str, &str)]) -> Value {
 pub fn document() -> Value {
     let nullable_string = json!({"type": ["string", "null"]});
     let event_types: Vec<&str> = exbridge_store::EventType::ALL.iter().map(|t| t.as_str()).collect();
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "exbridge API",
@@ -258,7 +258,9 @@ pub fn document() -> Value {
                 }}
             }
         }
-    })
+    });
+    crate::tasks::document_tasks(&mut doc);
+    doc
 }
 
 /// Every (METHOD, path) the document describes.

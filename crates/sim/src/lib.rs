@@ -14,6 +14,7 @@ pub mod activity;
 pub mod auth;
 pub mod config;
 pub mod json;
+pub mod json_tasks;
 pub mod ops;
 pub mod seed;
 pub mod server;

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod directory;
 pub mod presence;
 pub mod scheduler;
+mod tasks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,7 @@ use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
 use crate::resolve::resolve_mailbox;
 use crate::sync::{SyncMode, SyncOptions, sync_folder_with};
+use crate::task::{TaskDoc, TaskError, TaskInput};
 
 pub use directory::DirectorySource;
 pub use presence::PresenceTracker;
@@ -181,6 +183,8 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
     last_unknown_refresh: Mutex<Option<Instant>>,
+    /// The application's own task writes awaiting their sync (see [`crate::task_sync`]).
+    echoes: crate::task_sync::Echoes,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -225,8 +229,13 @@ impl Engine {
         let presence = PresenceTracker::start(ctx.store.clone(), horizon);
         let mut receivers = Vec::new();
         let mut streams = HashMap::new();
+        // Tasks folders are watched too when any user synchronises tasks at start (users who
+        // turn `sync_tasks` on later are synchronised on every calendar notification, write
+        // and reconcile until the next start).
+        let watch_tasks = ctx.store.list_users().await?.iter().any(|e| e.user.settings.sync_tasks);
         for server in &ctx.servers.list() {
-            let cfg = options.streaming.get(&server.name).cloned().unwrap_or_default();
+            let mut cfg = options.streaming.get(&server.name).cloned().unwrap_or_default();
+            cfg.tasks |= watch_tasks;
             let autodiscover = options
                 .streaming_autodiscover
                 .get(&server.name)
@@ -261,6 +270,7 @@ impl Engine {
                 tasks: Mutex::new(Vec::new()),
                 readiness: tokio::sync::Mutex::new(None),
                 last_unknown_refresh: Mutex::new(None),
+                echoes: crate::task_sync::Echoes::default(),
             }
         });
         let mut tasks = Vec::new();
@@ -354,6 +364,11 @@ impl Inner {
         true
     }
 
+    /// Whether the user's settings ask for tasks (false when unknown or unreadable).
+    async fn syncs_tasks(&self, user: &UserId) -> bool {
+        matches!(self.ctx.store.get_user(user).await, Ok(Some(e)) if e.user.settings.sync_tasks)
+    }
+
     fn user_of(&self, server: &str, mailbox: &SmtpAddress) -> Option<UserId> {
         let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
         watched.by_mailbox.get(&(server.to_owned(), mailbox.normalized())).cloned()
@@ -388,6 +403,7 @@ impl Inner {
     /// Everything about a user removed from the directory.
     fn removed(&self, user: &UserId) {
         self.unwatch(user);
+        self.echoes.forget(user);
         self.scheduler.forget(user);
         self.presence.forget(user);
         crate::telemetry::notification_clock().forget(user);
@@ -397,6 +413,10 @@ impl Inner {
     fn apply_diff(&self, diff: &DirectoryDiff) {
         for user in diff.created.iter().chain(&diff.identifiers_changed) {
             self.scheduler.trigger(user.clone(), Work::resolve());
+        }
+        // Settings may have changed (e.g. `sync_tasks`): a sync applies them.
+        for user in diff.updated.iter().filter(|u| !diff.identifiers_changed.contains(u)) {
+            self.scheduler.trigger(user.clone(), Work::sync(SyncMode::Incremental));
         }
         for removed in &diff.removed {
             self.removed(&removed.user.id);
@@ -485,7 +505,10 @@ impl Inner {
     async fn stream_loop(self: Arc<Self>, server: String, mut rx: mpsc::UnboundedReceiver<StreamEvent>) {
         while let Some(event) = rx.recv().await {
             match event {
-                StreamEvent::Changed { mailbox, kind, .. } => match self.user_of(&server, &mailbox) {
+                StreamEvent::Changed { mailbox, kind, folder, .. } => match self.user_of(&server, &mailbox) {
+                    Some(user) if folder == ews_client::WatchedFolder::Tasks && !self.syncs_tasks(&user).await => {
+                        tracing::trace!(server = %server, user = %user, "tasks change of a user without sync_tasks")
+                    }
                     Some(user) => {
                         tracing::trace!(server = %server, mailbox = %mailbox.as_str(), user = %user, ?kind, "change");
                         crate::telemetry::notification_clock().noticed(&user);
@@ -612,6 +635,10 @@ impl Inner {
                             .clear_sync_state(id, FolderKind::Calendar)
                             .await
                             .map_err(store_err(id, "clearing sync state"))?;
+                        store
+                            .clear_sync_state(id, FolderKind::Tasks)
+                            .await
+                            .map_err(store_err(id, "clearing the tasks sync state"))?;
                     }
                 }
                 store.set_mailbox_state(id, &next).await.map_err(store_err(id, "storing the mailbox state"))?;
@@ -728,6 +755,7 @@ impl Inner {
                     return Err(scheduler::Failed::new(reason, retry.merge(Work { oof: work.oof, ..Work::default() })));
                 }
             }
+            self.tasks_step(&entry.user, &server, &mailbox, mode).await?;
         }
 
         if work.oof {
@@ -811,6 +839,9 @@ impl Connector for Engine {
         })?;
         if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated { identifiers_changed: true }) {
             self.inner.scheduler.trigger(user.id.clone(), Work::resolve());
+        } else if matches!(outcome, UpsertOutcome::Updated { .. }) {
+            // Settings may have changed (e.g. `sync_tasks`): a sync applies them.
+            self.inner.scheduler.trigger(user.id.clone(), Work::sync(SyncMode::Incremental));
         }
         Ok(outcome)
     }
@@ -918,6 +949,32 @@ impl Connector for Engine {
 
     async fn recheck_mapping(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
         self.inner.recheck_mapping(user).await
+    }
+
+    async fn tasks(&self, user: &UserId, status: Option<&str>) -> Result<Vec<TaskDoc>, TaskError> {
+        self.list_tasks(user, status).await
+    }
+
+    async fn task(&self, user: &UserId, id: &str) -> Result<TaskDoc, TaskError> {
+        self.get_task(user, id).await
+    }
+
+    async fn create_task(&self, user: &UserId, input: TaskInput) -> Result<TaskDoc, TaskError> {
+        self.create_task_in(user, input).await
+    }
+
+    async fn update_task(
+        &self,
+        user: &UserId,
+        id: &str,
+        input: TaskInput,
+        if_match: Option<&str>,
+    ) -> Result<TaskDoc, TaskError> {
+        self.update_task_in(user, id, input, if_match).await
+    }
+
+    async fn delete_task(&self, user: &UserId, id: &str, if_match: Option<&str>) -> Result<(), TaskError> {
+        self.delete_task_in(user, id, if_match).await
     }
 
     async fn record_gauges(&self) {

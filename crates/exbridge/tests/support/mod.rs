@@ -909,3 +909,27 @@ pub async fn start_connector_with(env: &Env, config: ConnectorConfig, extra: &st
     c.restart(env).await;
     c
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tasks (helpers added for tests/tasks.rs)
+
+impl Api {
+    /// A request with the bearer token, an optional JSON body and extra headers; the status and
+    /// the JSON body (`null` when empty).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut rb = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+        for (name, value) in headers {
+            rb = rb.header(*name, *value);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        send(rb, &format!("{method} {path}")).await
+    }
+}

@@ -27,6 +27,8 @@ pub(crate) fn routes() -> Router<Arc<SimState>> {
         .route("/sim/mailboxes/{smtp}/items", get(list_items).post(create_item))
         .route("/sim/mailboxes/{smtp}/items/{item_id}", patch(patch_item).delete(delete_item))
         .route("/sim/mailboxes/{smtp}/oof", put(put_oof))
+        .route("/sim/mailboxes/{smtp}/tasks", get(list_tasks).post(create_task))
+        .route("/sim/mailboxes/{smtp}/tasks/{item_id}", patch(patch_task).delete(delete_item))
 }
 
 /// `{"error":{"code":…,"message":…}}` with a status.
@@ -89,6 +91,28 @@ async fn patch_item(
 async fn delete_item(State(state): State<Arc<SimState>>, Path((smtp, item_id)): Path<(String, String)>) -> Response {
     match json::apply_delete(&state.store, &smtp, &item_id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn list_tasks(State(state): State<Arc<SimState>>, Path(smtp): Path<String>) -> Response {
+    api_result(StatusCode::OK, crate::json_tasks::list_tasks(&state.store, &smtp))
+}
+
+async fn create_task(State(state): State<Arc<SimState>>, Path(smtp): Path<String>, body: Bytes) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::CREATED, crate::json_tasks::create_task(&state.store, &smtp, &v)),
+        Err(e) => api_error(&e),
+    }
+}
+
+async fn patch_task(
+    State(state): State<Arc<SimState>>,
+    Path((smtp, item_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    match json_body(&body) {
+        Ok(v) => api_result(StatusCode::OK, crate::json_tasks::patch_task(&state.store, &smtp, &item_id, &v)),
         Err(e) => api_error(&e),
     }
 }

@@ -980,6 +980,22 @@ impl Store {
         })
     }
 
+    /// Every task of a mailbox as GetItem renders it, in creation order (the control API's
+    /// listing).
+    pub fn tasks(&self, mailbox: &Mailbox) -> Vec<ews_proto::items::Task> {
+        let d = mailbox.data.read();
+        let folder_id = self.folder_id(mailbox, FolderKind::Tasks);
+        let r = self.render_ctx(mailbox, &folder_id);
+        d.tasks
+            .items
+            .iter()
+            .filter_map(|(&n, e)| match &e.data {
+                Stored::Task(t) => Some(t.render(&r, n, e.version)),
+                Stored::Calendar(_) => None,
+            })
+            .collect()
+    }
+
     /// Every calendar item of a mailbox in creation order (the control API's listing).
     pub(crate) fn with_calendar<R>(&self, mailbox: &Mailbox, f: impl FnOnce(&RenderCtx, &Folder) -> R) -> R {
         let d = mailbox.data.read();
