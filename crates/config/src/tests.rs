@@ -233,13 +233,17 @@ fn admin_ui_options() {
     let c = Config::from_toml_str(GOOD, &base).unwrap();
     assert!(!c.server.ui_allow_remote && !c.server.ui_secure_cookie);
 
-    let text = GOOD.replace("data_dir = \"./data\"", "data_dir = \"./data\"\nui_allow_remote = true\nui_secure_cookie = true");
+    let text =
+        GOOD.replace("data_dir = \"./data\"", "data_dir = \"./data\"\nui_allow_remote = true\nui_secure_cookie = true");
     let c = Config::from_toml_str(&text, &base).unwrap();
     assert!(c.server.ui_allow_remote && c.server.ui_secure_cookie);
 
     let bad = GOOD.replace("data_dir = \"./data\"", "data_dir = \"./data\"\nui_allow_remote = \"yes\"");
     let p = problems(&bad, &pairs);
-    assert!(p.iter().any(|p| p.to_string().contains("server.ui_allow_remote") && p.expected == "true or false"), "{p:?}");
+    assert!(
+        p.iter().any(|p| p.to_string().contains("server.ui_allow_remote") && p.expected == "true or false"),
+        "{p:?}"
+    );
 
     // Remote access to a UI that is disabled (no admin_password) is a mistake worth naming.
     let no_ui = text.replace("admin_password = \"env:ADMIN_PW\"\n", "");
