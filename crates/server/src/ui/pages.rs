@@ -314,12 +314,15 @@ struct ExchangePage {
     flash: Option<String>,
     servers: Vec<ServerView>,
     reports: Vec<ConnectionReport>,
+    /// Whether the reports answer a press of "Test connection" (not the cached ones).
+    ran: bool,
 }
 
 #[derive(Template)]
 #[template(path = "ui/test_results.html")]
 struct TestResults {
     reports: Vec<ConnectionReport>,
+    ran: bool,
 }
 
 async fn exchange_page(app: &AppState, csrf: String, flash: Option<String>, edited: Option<ServerView>) -> Response {
@@ -331,7 +334,7 @@ async fn exchange_page(app: &AppState, csrf: String, flash: Option<String>, edit
         }
     }
     let reports = ui(app).last_test();
-    render(&ExchangePage { csrf, nav: "exchange", flash, servers, reports })
+    render(&ExchangePage { csrf, nav: "exchange", flash, servers, reports, ran: false })
 }
 
 /// `GET /ui/exchange`.
@@ -343,7 +346,7 @@ pub(super) async fn exchange(State(app): State<AppState>, Extension(session): Ex
 pub(super) async fn test_connection(State(app): State<AppState>) -> Response {
     let reports = app.connector.test_connection(None).await;
     ui(&app).remember_test(&reports);
-    render(&TestResults { reports })
+    render(&TestResults { reports, ran: true })
 }
 
 /// The edit form of one server. `secret` empty keeps the current secret.
