@@ -202,7 +202,7 @@ pub(super) async fn overview(State(app): State<AppState>, Extension(session): Ex
                 counts.push((status.as_str(), users.iter().filter(|u| u.mailbox.state == *status).count()));
             }
             let mut failing: Vec<&DirectoryEntry> = users.iter().filter(|u| u.mailbox.last_error.is_some()).collect();
-            failing.sort_by(|a, b| b.mailbox.updated_at.cmp(&a.mailbox.updated_at));
+            failing.sort_by_key(|u| std::cmp::Reverse(u.mailbox.updated_at));
             for u in failing.into_iter().take(10) {
                 errors.push((format!("user {}", u.user.id.as_str()), u.mailbox.last_error.clone().unwrap_or_default()));
             }
