@@ -175,6 +175,12 @@ pub struct ServerConfig {
     pub private_api_tokens: Vec<Secret>,
     pub admin_password: Option<Secret>,
     pub data_dir: PathBuf,
+    /// `[server] ui_allow_remote`: serve the admin UI to peers other than the loopback
+    /// interface (default `false`: a non-loopback peer gets 403). Only with `admin_password`.
+    pub ui_allow_remote: bool,
+    /// `[server] ui_secure_cookie`: mark the admin UI's session cookie `Secure` even when the
+    /// request did not say it came over HTTPS (`X-Forwarded-Proto: https` from a TLS proxy).
+    pub ui_secure_cookie: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -555,7 +561,19 @@ impl Reader {
 
         // [server]
         let s = self.section(root, "server").unwrap_or(&empty);
-        self.unknown_keys(s, "server", &["listen", "api_tokens", "private_api_tokens", "admin_password", "data_dir"]);
+        self.unknown_keys(
+            s,
+            "server",
+            &[
+                "listen",
+                "api_tokens",
+                "private_api_tokens",
+                "admin_password",
+                "data_dir",
+                "ui_allow_remote",
+                "ui_secure_cookie",
+            ],
+        );
         let listen_s = self.string(s, "server", "listen").unwrap_or_else(|| "127.0.0.1:3001".into());
         let listen = match listen_s.parse::<SocketAddr>() {
             Ok(a) => Some(a),
@@ -588,6 +606,15 @@ impl Reader {
         }
         let admin_password = self.secret(s, "server", "admin_password");
         let data_dir = PathBuf::from(self.string(s, "server", "data_dir").unwrap_or_else(|| "./data".into()));
+        let ui_allow_remote = self.boolean(s, "server", "ui_allow_remote", false);
+        let ui_secure_cookie = self.boolean(s, "server", "ui_secure_cookie", false);
+        if ui_allow_remote && admin_password.is_none() {
+            self.problem(
+                "server.ui_allow_remote",
+                Some("true".into()),
+                "false unless server.admin_password is set (the admin UI is disabled without it)",
+            );
+        }
 
         // [store]
         let st = self.section(root, "store").unwrap_or(&empty);
@@ -734,7 +761,15 @@ impl Reader {
             return None;
         }
         Some(Config {
-            server: ServerConfig { listen: listen?, api_tokens, private_api_tokens, admin_password, data_dir },
+            server: ServerConfig {
+                listen: listen?,
+                api_tokens,
+                private_api_tokens,
+                admin_password,
+                data_dir,
+                ui_allow_remote,
+                ui_secure_cookie,
+            },
             store: StoreConfig { url: store_url, encryption_key },
             exchange,
             directory: DirectoryConfig { source: source?, url: dir_url, file: dir_file, refresh_interval },

@@ -351,3 +351,28 @@ fn one_exchange_table_round_trips_with_its_secrets_and_is_validated_like_the_loa
     assert!(err.contains("exchange.username"), "{err}");
     assert!(!err.contains("looks-like-a-ref"), "no secret in errors: {err}");
 }
+
+#[test]
+fn admin_ui_options() {
+    let pairs = [("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "s3cret")];
+    let base = env(&pairs);
+    let c = Config::from_toml_str(GOOD, &base).unwrap();
+    assert!(!c.server.ui_allow_remote && !c.server.ui_secure_cookie);
+
+    let text =
+        GOOD.replace("data_dir = \"./data\"", "data_dir = \"./data\"\nui_allow_remote = true\nui_secure_cookie = true");
+    let c = Config::from_toml_str(&text, &base).unwrap();
+    assert!(c.server.ui_allow_remote && c.server.ui_secure_cookie);
+
+    let bad = GOOD.replace("data_dir = \"./data\"", "data_dir = \"./data\"\nui_allow_remote = \"yes\"");
+    let p = problems(&bad, &pairs);
+    assert!(
+        p.iter().any(|p| p.to_string().contains("server.ui_allow_remote") && p.expected == "true or false"),
+        "{p:?}"
+    );
+
+    // Remote access to a UI that is disabled (no admin_password) is a mistake worth naming.
+    let no_ui = text.replace("admin_password = \"env:ADMIN_PW\"\n", "");
+    let p = problems(&no_ui, &pairs);
+    assert!(p.iter().any(|p| p.key == "server.ui_allow_remote" && p.expected.contains("admin_password")), "{p:?}");
+}

@@ -1,5 +1,6 @@
 //! `exbridge demo`: the simulator with seeded calendars and a trickle of changes, the connector
-//! against it with an embedded SQLite store, API on 127.0.0.1; prints how to use it.
+//! against it with an embedded SQLite store, API and admin UI on 127.0.0.1 (a random admin
+//! password, printed); prints how to use it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +26,7 @@ fn random_token() -> String {
 }
 
 /// The demo's configuration, as a TOML file a user could copy to start `exbridge serve`.
-fn demo_config(ews_url: &str, port: u16, data_dir: &std::path::Path, token: &str) -> String {
+fn demo_config(ews_url: &str, port: u16, data_dir: &std::path::Path, token: &str, admin_password: &str) -> String {
     let data = data_dir.display().to_string().replace('\\', "/");
     format!(
         r#"# Written by `exbridge demo`: the connector against the built-in Exchange simulator.
@@ -33,6 +34,7 @@ fn demo_config(ews_url: &str, port: u16, data_dir: &std::path::Path, token: &str
 listen = "127.0.0.1:{port}"
 api_tokens = ["{token}"]
 private_api_tokens = []
+admin_password = "{admin_password}"
 data_dir = "{data}"
 
 [store]
@@ -74,7 +76,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
 
     let sim = exbridge_sim::activity::start_demo_sim(opts.mailboxes, 1).await.context("starting the simulator")?;
     let token = random_token();
-    let text = demo_config(&sim.ews_url(), opts.port, &data_dir, &token);
+    let admin_password = random_token();
+    let text = demo_config(&sim.ews_url(), opts.port, &data_dir, &token, &admin_password);
     let config_path = data_dir.join("exbridge-demo.toml");
     std::fs::write(&config_path, &text).with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::from_toml_str(&text, &[]).map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
@@ -96,7 +99,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     println!();
     println!("exbridge demo is running: {} simulated mailboxes, connector on {base}", opts.mailboxes);
     println!();
-    println!("  status:    {base}/");
+    println!("  admin UI:  {base}/ui/");
+    println!("  admin password: {admin_password}");
     println!("  API token: {token}");
     println!("  simulator: {} (control API {}/sim/)", sim.ews_url(), sim.base_url());
     println!("  data:      {} (config: {})", data_dir.display(), config_path.display());

@@ -115,6 +115,8 @@ mod tests {
             private_api_tokens: vec![Secret::new("private-token"), Secret::new("both-token")],
             admin_password: None,
             data_dir: "./data".into(),
+            ui_allow_remote: false,
+            ui_secure_cookie: false,
         };
         let tokens = Tokens::from_config(&server);
         assert_eq!(tokens.authenticate("plain-token"), Some(Caller { private_details: false }));

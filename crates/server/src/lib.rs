@@ -11,6 +11,8 @@
 //!   written through.
 //! * [`openapi`]: the OpenAPI 3.1 document served at `GET /api/v1/openapi.json`.
 //! * [`metrics`]: `GET /metrics` in the Prometheus text format (no token).
+//! * [`ui`]: the admin web UI under `/ui/` (login with `[server] admin_password`); `/`
+//!   redirects there when it is enabled, and shows a plain status page otherwise.
 //!
 //! The server talks to the engine only through [`exbridge_engine::Connector`] and reads the
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
@@ -31,6 +33,7 @@ pub mod openapi;
 pub mod sse;
 mod status;
 pub mod tasks;
+pub mod ui;
 pub mod webhooks;
 
 use std::future::Future;
@@ -59,6 +62,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Recent log lines for the admin UI, when the binary collects them.
     pub logs: Option<Arc<logs::LogBuffer>>,
+    /// The admin UI, when enabled (`[server] admin_password` set).
+    pub ui: Option<Arc<ui::UiState>>,
     /// Set to `true` by [`serve`] when shutting down: SSE streams end.
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -66,17 +71,26 @@ pub struct AppState {
 impl AppState {
     /// A state with explicit tokens.
     pub fn new(connector: Arc<dyn Connector>, store: Arc<dyn Store>, tokens: Tokens) -> Self {
-        AppState { connector, store, tokens, logs: None, shutdown: Arc::new(watch::channel(false).0) }
+        AppState { connector, store, tokens, logs: None, ui: None, shutdown: Arc::new(watch::channel(false).0) }
     }
 
     /// A state with the tokens of `[server]`: `api_tokens` see private events masked,
-    /// `private_api_tokens` see them in full.
+    /// `private_api_tokens` see them in full; the admin UI when `admin_password` is set (its
+    /// Argon2id hash is computed here).
     pub fn from_config(
         server: &exbridge_config::ServerConfig,
         connector: Arc<dyn Connector>,
         store: Arc<dyn Store>,
     ) -> Self {
-        Self::new(connector, store, Tokens::from_config(server))
+        let mut app = Self::new(connector, store, Tokens::from_config(server));
+        app.ui = ui::UiState::from_config(server).map(Arc::new);
+        app
+    }
+
+    /// The same state, with the admin UI enabled.
+    pub fn with_ui(mut self, ui: ui::UiState) -> Self {
+        self.ui = Some(Arc::new(ui));
+        self
     }
 
     /// The same state, with the log lines the admin UI shows.
@@ -133,13 +147,25 @@ pub fn router(app: AppState) -> Router {
     let private = private
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
         .layer(axum::middleware::from_fn_with_state(app.tokens.clone(), auth::require_token));
+    let ui = ui::router(&app);
     public
-        .route("/", get(status::page))
+        .route("/", get(root))
+        .merge(ui)
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), true) })
         .merge(private)
         .fallback(|method: Method, uri: Uri| async move { not_served(&method, uri.path(), false) })
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// `GET /`: the admin UI when enabled, otherwise the status page.
+async fn root(state: axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if state.ui.is_some() {
+        axum::response::Redirect::to("/ui/").into_response()
+    } else {
+        status::page(state).await.into_response()
+    }
 }
 
 /// The answer for a request no route serves: 501 for the event and task write endpoints of
@@ -174,7 +200,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let trigger = app.shutdown.clone();
     let router = router(app);
-    axum::serve(listener, router)
+    // The peer's address lets the admin UI refuse non-loopback clients.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             trigger.send_replace(true);

@@ -61,6 +61,17 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = query?;
     let types = parse_types(q.types.as_deref())?;
+    outbox_stream(&app, &headers, types, caller.private_details).await
+}
+
+/// The outbox as SSE from the position `Last-Event-ID` names (or from now), `types` only,
+/// masked unless `private_details`: the API's stream and the admin UI's live feed.
+pub(crate) async fn outbox_stream(
+    app: &AppState,
+    headers: &HeaderMap,
+    types: Option<Vec<EventType>>,
+    private_details: bool,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
     let store = app.store.clone();
     // Subscribe before reading the position, so nothing committed in between is missed.
     let mut watch = store.outbox_watch();
@@ -109,7 +120,7 @@ pub async fn stream(
                     if types.as_ref().is_some_and(|t| !t.contains(&entry.event_type)) {
                         continue;
                     }
-                    let payload = masked_payload(&entry, caller.private_details);
+                    let payload = masked_payload(&entry, private_details);
                     let event = Event::default()
                         .id(entry.id.clone())
                         .event(entry.event_type.as_str())
