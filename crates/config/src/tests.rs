@@ -250,7 +250,8 @@ fn join_keywords_load_and_bad_ones_are_named() {
     assert!(keys.contains(&"sync.join_keywords"), "{p:#?}");
     assert!(keys.contains(&"sync.join_keywords.\"@zoom\""), "{p:#?}");
     assert!(keys.contains(&"sync.join_keywords.\"@x\""), "{p:#?}");
-    let not_table = GOOD.replace("oof_poll_interval = \"60s\"", "oof_poll_interval = \"60s\"\njoin_keywords = \"@webex\"");
+    let not_table =
+        GOOD.replace("oof_poll_interval = \"60s\"", "oof_poll_interval = \"60s\"\njoin_keywords = \"@webex\"");
     let p = problems(&not_table, &e);
     assert_eq!(p.len(), 1, "{p:#?}");
     assert_eq!(p[0].key, "sync.join_keywords");

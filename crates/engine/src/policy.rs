@@ -212,7 +212,12 @@ pub fn changed_fields(old: Option<&Value>, new: &Value) -> Vec<String> {
 /// (rule 5): for every live private single or series head of `rows`, and every private
 /// occurrence of a series that is not private itself, an `event.deleted` (now skipped) or
 /// `event.created` (now shown) with its document. Nothing when `policy` forwards nothing.
-pub fn visibility_events(rows: &[MirrorEvent], policy: &ReadPolicy, user: &UserId, now: Timestamp) -> Vec<NewOutboxEvent> {
+pub fn visibility_events(
+    rows: &[MirrorEvent],
+    policy: &ReadPolicy,
+    user: &UserId,
+    now: Timestamp,
+) -> Vec<NewOutboxEvent> {
     if !policy.forward || policy.silent {
         return Vec::new();
     }
@@ -283,7 +288,10 @@ mod tests {
     fn delete_in_app_false_turns_exchange_deletes_into_unlinks() {
         let keep = policy(|s| s.delete_in_app = false);
         let out = keep.filter_outbox(all_kinds());
-        assert_eq!(types(&out), ["event.created", "event.updated", "event.unlinked", "task.created", "presence.changed"]);
+        assert_eq!(
+            types(&out),
+            ["event.created", "event.updated", "event.unlinked", "task.created", "presence.changed"]
+        );
         assert_eq!(out[2].data, json!({"id": "c", "is_private": false, "reason": "deleted_in_exchange"}));
         let default = ReadPolicy::default().filter_outbox(all_kinds());
         assert_eq!(default[2].event_type, EventType::EventDeleted);
@@ -407,7 +415,8 @@ mod tests {
         ];
         let now = ts("2026-03-01T00:00:00Z");
         let on = visibility_events(&rows, &policy(|s| s.skip_private = true), &UserId::new("u"), now);
-        let got: Vec<(&str, &str)> = on.iter().map(|e| (e.event_type.as_str(), e.data["id"].as_str().unwrap())).collect();
+        let got: Vec<(&str, &str)> =
+            on.iter().map(|e| (e.event_type.as_str(), e.data["id"].as_str().unwrap())).collect();
         assert_eq!(got, [("event.deleted", "p"), ("event.deleted", "ps"), ("event.deleted", "s~occ")]);
         let off = visibility_events(&rows, &ReadPolicy::default(), &UserId::new("u"), now);
         assert_eq!(types(&off), ["event.created"; 3]);

@@ -121,8 +121,10 @@ async fn direction_app_to_exchange_forwards_no_exchange_change() {
     s.wait_listed("on", &a["uid"], false).await;
     // A meeting now: presence is still computed for `on`.
     let now = s.sim.api.create_item(ON, json!({"subject": "Busy now", "start": at(-1), "end": at(1)})).await;
-    wait_until(WEBHOOK_WAIT, "on busy", || async { (s.connector.api.presence("on").await["busy"] == true).then_some(()) })
-        .await;
+    wait_until(WEBHOOK_WAIT, "on busy", || async {
+        (s.connector.api.presence("on").await["busy"] == true).then_some(())
+    })
+    .await;
     let on = s.events_for(mark, "on").await;
     let off = s.events_for(mark, "off").await;
     println!("direction: on got {:?}; off got {:?}", summary(&on), summary(&off));
@@ -205,7 +207,11 @@ async fn skip_private_hides_private_items() {
     s.wait(m3, "on", "event.created", &a["uid"]).await;
     let on = s.events_for(mark, "on").await;
     println!("skip_private: on got {:?}", summary(&on));
-    assert!(!on.iter().any(|d| d.uid() == pa["uid"].as_str()), "the private item reached on's app: {:#?}", summary(&on));
+    assert!(
+        !on.iter().any(|d| d.uid() == pa["uid"].as_str()),
+        "the private item reached on's app: {:#?}",
+        summary(&on)
+    );
     let types: Vec<&str> = on.iter().map(|d| d.event_type.as_str()).collect();
     assert_eq!(types, ["event.created", "event.deleted", "event.created"]);
 
@@ -337,7 +343,10 @@ async fn join_links_are_detected_through_the_whole_path() {
             let Some(e) = listed.iter().find(|e| e["uid"] == item["uid"]) else { continue };
             let want = expected_join(item["location"].as_str(), item["body"].as_str());
             let got = e.get("join").filter(|j| !j.is_null()).map(|j| {
-                (j["provider"].as_str().unwrap_or_default().to_string(), j["url"].as_str().unwrap_or_default().to_string())
+                (
+                    j["provider"].as_str().unwrap_or_default().to_string(),
+                    j["url"].as_str().unwrap_or_default().to_string(),
+                )
             });
             assert_eq!(got, want, "join of seeded item {} ({}) of {mb}: {item}", item["subject"], item["uid"]);
             if let Some((p, _)) = want {
@@ -352,17 +361,40 @@ async fn join_links_are_detected_through_the_whole_path() {
     // Formats the seed does not have, created now.
     let safelinks = "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&data=x&reserved=0";
     let cases: Vec<(&str, Value, Option<(&str, Option<&str>)>)> = vec![
-        ("Meet", json!({"location": "https://meet.google.com/abc-defg-hij"}), Some(("google_meet", Some("https://meet.google.com/abc-defg-hij")))),
-        ("GoTo", json!({"body": "Join: https://global.gotomeeting.com/join/123456789 (audio too)"}), Some(("gotomeeting", Some("https://global.gotomeeting.com/join/123456789")))),
-        ("Jitsi", json!({"body": "Room https://meet.jit.si/ContosoSync."}), Some(("jitsi", Some("https://meet.jit.si/ContosoSync")))),
-        ("SafeLinks", json!({"body": format!("Join {safelinks}")}), Some(("google_meet", Some("https://meet.google.com/abc-defg-hij")))),
+        (
+            "Meet",
+            json!({"location": "https://meet.google.com/abc-defg-hij"}),
+            Some(("google_meet", Some("https://meet.google.com/abc-defg-hij"))),
+        ),
+        (
+            "GoTo",
+            json!({"body": "Join: https://global.gotomeeting.com/join/123456789 (audio too)"}),
+            Some(("gotomeeting", Some("https://global.gotomeeting.com/join/123456789"))),
+        ),
+        (
+            "Jitsi",
+            json!({"body": "Room https://meet.jit.si/ContosoSync."}),
+            Some(("jitsi", Some("https://meet.jit.si/ContosoSync"))),
+        ),
+        (
+            "SafeLinks",
+            json!({"body": format!("Join {safelinks}")}),
+            Some(("google_meet", Some("https://meet.google.com/abc-defg-hij"))),
+        ),
         (
             "Html Teams",
             json!({"body": "<html><body><p>Docs: <a href=\"https://www.contoso.com/agenda\">agenda</a></p><p><a href=\"https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%7d&amp;x=1\">Join the meeting now</a></p></body></html>"}),
-            Some(("teams", Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%7d&x=1"))),
+            Some((
+                "teams",
+                Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%7d&x=1"),
+            )),
         ),
         ("Keyword", json!({"location": "@webex personal room", "body": "See you there."}), Some(("webex", None))),
-        ("Keyword url", json!({"location": "@meet https://intranet.contoso.com/room"}), Some(("google_meet", Some("https://intranet.contoso.com/room")))),
+        (
+            "Keyword url",
+            json!({"location": "@meet https://intranet.contoso.com/room"}),
+            Some(("google_meet", Some("https://intranet.contoso.com/room"))),
+        ),
         ("Plain", json!({"location": "https://www.contoso.com/agenda", "body": "https://zoom.us/download"}), None),
     ];
     let mark = s.receiver.mark();
@@ -393,7 +425,13 @@ async fn join_links_are_detected_through_the_whole_path() {
 
     // Presence: the current meeting's join link.
     let zoom = "https://contoso.zoom.us/j/98765432101?pwd=abc";
-    s.sim.api.create_item(ON, json!({"subject": "Zoom now", "start": at(-1), "end": at(1), "location": zoom, "legacy_free_busy": "OOF"})).await;
+    s.sim
+        .api
+        .create_item(
+            ON,
+            json!({"subject": "Zoom now", "start": at(-1), "end": at(1), "location": zoom, "legacy_free_busy": "OOF"}),
+        )
+        .await;
     let p = wait_until(WEBHOOK_WAIT, "presence of on with the current meeting", || async {
         let p = s.connector.api.presence("on").await;
         (p["current_event"]["subject"] == "Zoom now").then_some(p)

@@ -1299,6 +1299,9 @@ mod tests {
             html_to_text(html),
             "Agenda.\r\n\r\nJoin the meeting now<https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?a=1&b=2>\r\nanchor"
         );
-        assert_eq!(html_to_text("<a href='https://x.test/a'>x</a> and <A HREF=https://y.test>y</A>"), "x<https://x.test/a> and y<https://y.test>");
+        assert_eq!(
+            html_to_text("<a href='https://x.test/a'>x</a> and <A HREF=https://y.test>y</A>"),
+            "x<https://x.test/a> and y<https://y.test>"
+        );
     }
 }
