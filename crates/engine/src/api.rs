@@ -5,8 +5,8 @@
 //! fake connector and the engine free of HTTP.
 
 use async_trait::async_trait;
-use exbridge_config::ExchangeConfig;
 use exbridge_store::{DirectoryDiff, DirectoryEntry, DirectoryUser, StoreError, UpsertOutcome, UserId};
+use exbridge_config::ExchangeConfig;
 use jiff::Timestamp;
 
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
