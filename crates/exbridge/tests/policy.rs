@@ -23,7 +23,7 @@ const ON: &str = "user1@contoso.test";
 const OFF: &str = "user2@contoso.test";
 
 struct Stack {
-    env: Env,
+    _env: Env,
     sim: SimProc,
     receiver: Receiver,
     connector: Connector,
@@ -35,7 +35,7 @@ impl Stack {
     async fn start(settings: Value) -> Stack {
         let serial = serial().await;
         let env = Env::new();
-        let sim = SimProc::start(&env, 3, 4, 11).await;
+        let sim = SimProc::start(&env, 3, 12, 11).await;
         let receiver = Receiver::start(WEBHOOK_SECRET).await;
         let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
         let toml = config.to_toml_with_sync(r#"join_keywords = { "@webex" = "webex", "@meet" = "google_meet" }"#);
@@ -44,7 +44,7 @@ impl Stack {
         on["settings"] = settings;
         connector.api.put_users(json!([on, user_for("off", OFF)])).await;
         connector.api.wait_synced(&["on", "off"], SYNC_TIMEOUT).await;
-        Stack { env, sim, receiver, connector, _serial: serial }
+        Stack { _env: env, sim, receiver, connector, _serial: serial }
     }
 
     /// The same single item created in both calendars (`hours` from now); their UIDs.
@@ -357,6 +357,9 @@ async fn join_links_are_detected_through_the_whole_path() {
     }
     println!("seeded items checked: {checked}, providers: {providers:?}");
     assert!(checked >= 4, "too few seeded items listed: {checked}");
+    for p in ["teams", "zoom", "webex"] {
+        assert!(providers.contains(p), "no seeded {p} meeting checked: {providers:?}");
+    }
 
     // Formats the seed does not have, created now.
     let safelinks = "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&data=x&reserved=0";
