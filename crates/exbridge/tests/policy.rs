@@ -293,6 +293,9 @@ async fn updates_list_the_changed_fields_for_an_organisers_time_change() {
     s.receiver.assert_all_valid();
 }
 
+/// The join a created item should get: provider and URL, or none.
+type Expected = Option<(&'static str, Option<&'static str>)>;
+
 /// The provider a meeting URL in `text` stands for, by the test's own reading of the seeded
 /// shapes, with the URL.
 fn expected_join(location: Option<&str>, body: Option<&str>) -> Option<(String, String)> {
@@ -363,7 +366,7 @@ async fn join_links_are_detected_through_the_whole_path() {
 
     // Formats the seed does not have, created now.
     let safelinks = "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&data=x&reserved=0";
-    let cases: Vec<(&str, Value, Option<(&str, Option<&str>)>)> = vec![
+    let cases: Vec<(&str, Value, Expected)> = vec![
         (
             "Meet",
             json!({"location": "https://meet.google.com/abc-defg-hij"}),
