@@ -260,6 +260,10 @@ pub struct SyncConfig {
     pub window_future_days: u32,
     pub reconcile_interval: Duration,
     pub oof_poll_interval: Duration,
+    /// `join_keywords = { "@webex" = "webex" }`: keyword → provider pairs for join-link
+    /// detection when an event has no meeting URL (see `exbridge_calendar::join`), ordered by
+    /// keyword. Keywords are non-empty; providers are names of `[a-z0-9_]` characters.
+    pub join_keywords: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -278,6 +282,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "event.created",
     "event.updated",
     "event.deleted",
+    "event.unlinked",
     "task.created",
     "task.updated",
     "task.deleted",
@@ -702,12 +707,13 @@ impl Reader {
         self.unknown_keys(
             y,
             "sync",
-            &["window_past_days", "window_future_days", "reconcile_interval", "oof_poll_interval"],
+            &["window_past_days", "window_future_days", "reconcile_interval", "oof_poll_interval", "join_keywords"],
         );
         let window_past_days = self.integer(y, "sync", "window_past_days", 30, (0, 30)) as u32;
         let window_future_days = self.integer(y, "sync", "window_future_days", 180, (1, 730)) as u32;
         let reconcile_interval = self.duration(y, "sync", "reconcile_interval", Duration::from_secs(900));
         let oof_poll_interval = self.duration(y, "sync", "oof_poll_interval", Duration::from_secs(60));
+        let join_keywords = self.join_keywords(y);
 
         // [[webhooks]]
         let mut webhooks = Vec::new();
@@ -773,7 +779,13 @@ impl Reader {
             store: StoreConfig { url: store_url, encryption_key },
             exchange,
             directory: DirectoryConfig { source: source?, url: dir_url, file: dir_file, refresh_interval },
-            sync: SyncConfig { window_past_days, window_future_days, reconcile_interval, oof_poll_interval },
+            sync: SyncConfig {
+                window_past_days,
+                window_future_days,
+                reconcile_interval,
+                oof_poll_interval,
+                join_keywords,
+            },
             webhooks,
             mapping,
         })
@@ -849,6 +861,42 @@ impl Reader {
                 }
             }
             Some(v) => self.problem("mapping.priorities", Some(show(v)), "a [mapping.priorities] table"),
+        }
+        out
+    }
+
+    /// `[sync] join_keywords`: a table of keyword → provider name.
+    fn join_keywords(&mut self, t: &Table) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        match t.get("join_keywords") {
+            None => {}
+            Some(Value::Table(map)) => {
+                for (keyword, provider) in map {
+                    let key = format!("sync.join_keywords.{keyword:?}");
+                    if keyword.trim().is_empty() {
+                        self.problem("sync.join_keywords", Some(format!("{keyword:?}")), "a non-empty keyword");
+                        continue;
+                    }
+                    match provider {
+                        Value::String(p)
+                            if !p.is_empty()
+                                && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+                        {
+                            out.push((keyword.clone(), p.clone()));
+                        }
+                        other => self.problem(
+                            &key,
+                            Some(show(other)),
+                            "a provider name of a-z, 0-9 and _ (teams, zoom, webex, google_meet, gotomeeting, jitsi or your own)",
+                        ),
+                    }
+                }
+            }
+            Some(other) => self.problem(
+                "sync.join_keywords",
+                Some(show(other)),
+                "a table of keyword = provider, such as { \"@webex\" = \"webex\" }",
+            ),
         }
         out
     }

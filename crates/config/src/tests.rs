@@ -376,3 +376,34 @@ fn admin_ui_options() {
     let p = problems(&no_ui, &pairs);
     assert!(p.iter().any(|p| p.key == "server.ui_allow_remote" && p.expected.contains("admin_password")), "{p:?}");
 }
+
+#[test]
+fn join_keywords_load_and_bad_ones_are_named() {
+    let e = [("ADMIN_PW", "pw"), ("EXCHANGE_PASSWORD", "x")];
+    let with = GOOD.replace(
+        "oof_poll_interval = \"60s\"",
+        "oof_poll_interval = \"60s\"\njoin_keywords = { \"@webex\" = \"webex\", \"@meet\" = \"google_meet\" }",
+    );
+    let c = Config::from_toml_str(&with, &env(&e)).unwrap();
+    assert_eq!(
+        c.sync.join_keywords,
+        vec![("@meet".to_string(), "google_meet".to_string()), ("@webex".to_string(), "webex".to_string())]
+    );
+    let none = Config::from_toml_str(GOOD, &env(&e)).unwrap();
+    assert!(none.sync.join_keywords.is_empty());
+
+    let bad = GOOD.replace(
+        "oof_poll_interval = \"60s\"",
+        "oof_poll_interval = \"60s\"\njoin_keywords = { \"\" = \"webex\", \"@zoom\" = \"Zoom Meetings\", \"@x\" = 3 }",
+    );
+    let p = problems(&bad, &e);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"sync.join_keywords"), "{p:#?}");
+    assert!(keys.contains(&"sync.join_keywords.\"@zoom\""), "{p:#?}");
+    assert!(keys.contains(&"sync.join_keywords.\"@x\""), "{p:#?}");
+    let not_table =
+        GOOD.replace("oof_poll_interval = \"60s\"", "oof_poll_interval = \"60s\"\njoin_keywords = \"@webex\"");
+    let p = problems(&not_table, &e);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].key, "sync.join_keywords");
+}

@@ -14,6 +14,8 @@
 //!   in the sync window). Pure.
 //! * [`plan`]: the sync decision table: (mirror before, Exchange now) → mirror changes and
 //!   outbox events. Pure, exhaustively tested.
+//! * [`policy`]: a user's sync settings on the Exchange → application path (direction,
+//!   `delete_in_app`, `skip_private`, `sync_start`, the `changed` list of updates).
 //! * [`sync`]: one folder of one mailbox: SyncFolderItems (initial, incremental, full resync
 //!   after a lost sync state), GetItem in batches, the plan applied in one store transaction.
 //! * [`resolve`]: a directory user's mailbox: identifiers tried in contract order.
@@ -36,6 +38,7 @@ pub mod context;
 pub mod event;
 pub mod mapping;
 pub mod plan;
+pub mod policy;
 pub mod reads;
 pub mod resolve;
 pub mod runtime;

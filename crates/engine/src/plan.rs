@@ -26,6 +26,13 @@
 //! holds that `present` lacks is deleted.
 //!
 //! Events come out ordered by UID, then by instance key (the head first); changes likewise.
+//!
+//! # `changed`
+//!
+//! The `data` of every `updated` event is the new document plus `changed`: the document fields
+//! that differ from the row it replaces ([`crate::policy::changed_fields`]; every field when
+//! there was no row for that instance). The user's settings are applied to the plan's events
+//! afterwards ([`crate::policy::ReadPolicy::filter_outbox`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,6 +106,15 @@ impl Builder<'_> {
         ));
     }
 
+    /// An update of `row`, its data carrying `changed`: the fields that differ from `old`.
+    fn emit_updated(&mut self, old: Option<&MirrorEvent>, row: &MirrorEvent) {
+        self.emit(Kind::Updated, row);
+        let changed = crate::policy::changed_fields(old.map(|o| &o.event), &row.event);
+        if let Some(obj) = self.plan.outbox.last_mut().and_then(|e| e.data.as_object_mut()) {
+            obj.insert("changed".into(), serde_json::Value::from(changed));
+        }
+    }
+
     fn upsert(&mut self, row: &MirrorEvent) {
         self.plan.changes.push(MirrorChange::Upsert(row.clone()));
     }
@@ -161,20 +177,20 @@ impl Builder<'_> {
                 }
             }
             match new_head {
-                Some(h) => self.emit(Kind::Updated, h),
-                None => new.rows.iter().for_each(|r| self.emit(Kind::Updated, r)),
+                Some(h) => self.emit_updated(old_head, h),
+                None => new.rows.iter().for_each(|r| self.emit_updated(old.get(&r.key.instance).copied(), r)),
             }
             return;
         }
         // Same item-level content: compare occurrence by occurrence.
         let deleted: BTreeSet<&InstanceKey> = new.deleted_occurrences.iter().collect();
-        let mut events: Vec<(Kind, MirrorEvent)> = Vec::new();
+        let mut events: Vec<(Kind, MirrorEvent, Option<&MirrorEvent>)> = Vec::new();
         for r in &new.rows {
             let before = old.get(&r.key.instance).copied();
             match before {
                 Some(b) if !r.key.instance.is_single() && b.content_hash != r.content_hash => {
                     self.upsert(r);
-                    events.push((Kind::Updated, r.clone()));
+                    events.push((Kind::Updated, r.clone(), Some(b)));
                 }
                 _ => self.refresh(before, r),
             }
@@ -185,14 +201,17 @@ impl Builder<'_> {
             }
             if deleted.contains(k) {
                 self.tombstone(r);
-                events.push((Kind::Deleted, (*r).clone()));
+                events.push((Kind::Deleted, (*r).clone(), None));
             } else {
                 self.forget(r);
             }
         }
         events.sort_by(|a, b| a.1.key.instance.cmp(&b.1.key.instance));
-        for (kind, r) in events {
-            self.emit(kind, &r);
+        for (kind, r, before) in events {
+            match kind {
+                Kind::Updated => self.emit_updated(before, &r),
+                _ => self.emit(kind, &r),
+            }
         }
     }
 }

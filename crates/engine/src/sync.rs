@@ -24,6 +24,14 @@
 //! pass the sync state is written only with the last page (an interrupted full pass starts
 //! over, rather than leaving deletions undetected behind a saved state).
 //!
+//! # The user's settings
+//!
+//! [`sync_folder_with`] reads the user's settings and applies them ([`crate::policy`]): the
+//! window starts no earlier than `sync_start`, single items ending before it are left out (and
+//! their rows forgotten, silently), and the planned events are filtered and retyped
+//! ([`ReadPolicy::filter_outbox`]) before they are appended; the mirror changes are the same
+//! whatever the settings.
+//!
 //! EWS requests are counted in [`SyncReport::requests`]: an initial sync of 50 items is one
 //! SyncFolderItems, one GetItem, plus one GetItem for exceptions if any series has some.
 
@@ -35,14 +43,15 @@ use ews_proto::ops::{GetItem, SyncChange, SyncFolderItems};
 use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
 use ews_proto::{FolderId, ResponseCode, ResponseStatus, SmtpAddress};
 use exbridge_store::{
-    EventType, FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorEvent, MirrorKey, OutboxEntry, StoreError,
-    SyncState, UserId,
+    EventType, FolderKind, FolderSyncState, InstanceKey, ItemId, MirrorChange, MirrorEvent, MirrorKey, OutboxEntry,
+    StoreError, SyncState, UserId,
 };
 use jiff::Timestamp;
 
 use crate::context::{Context, ExchangeServer};
 use crate::mapping::{self, MappedItem};
 use crate::plan::{self, PlanInput};
+use crate::policy::ReadPolicy;
 
 /// How to synchronise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +206,8 @@ pub async fn sync_folder(
     sync_folder_with(ctx, server, user, mailbox, folder, SyncOptions::new(mode), now).await
 }
 
-/// [`sync_folder`] with options.
+/// [`sync_folder`] with options; the user's settings (from the store's directory, the
+/// defaults for a user it does not hold) applied as [`crate::policy`] describes.
 pub async fn sync_folder_with(
     ctx: &Context,
     server: &ExchangeServer,
@@ -205,6 +215,25 @@ pub async fn sync_folder_with(
     mailbox: &SmtpAddress,
     folder: FolderKind,
     options: SyncOptions,
+    now: Timestamp,
+) -> Result<SyncReport, SyncError> {
+    let policy = match ctx.store.get_user(user).await? {
+        Some(entry) => ReadPolicy::from_settings(&entry.user.settings),
+        None => ReadPolicy::default(),
+    };
+    sync_folder_with_policy(ctx, server, user, mailbox, folder, options, &policy, now).await
+}
+
+/// [`sync_folder_with`] with an explicit [`ReadPolicy`] (its window, and what it forwards).
+#[allow(clippy::too_many_arguments)]
+pub async fn sync_folder_with_policy(
+    ctx: &Context,
+    server: &ExchangeServer,
+    user: &UserId,
+    mailbox: &SmtpAddress,
+    folder: FolderKind,
+    options: SyncOptions,
+    policy: &ReadPolicy,
     now: Timestamp,
 ) -> Result<SyncReport, SyncError> {
     let mode = options.mode;
@@ -222,8 +251,9 @@ pub async fn sync_folder_with(
         mailbox,
         folder,
         now,
-        window: day_window(ctx, now),
+        window: policy.window(day_window(ctx, now)),
         announce_initial: options.announce_initial,
+        policy,
     };
     loop {
         match pass.run(state.take(), &mut report).await {
@@ -255,6 +285,7 @@ struct Pass<'a> {
     now: Timestamp,
     window: (Timestamp, Timestamp),
     announce_initial: bool,
+    policy: &'a ReadPolicy,
 }
 
 impl Pass<'_> {
@@ -332,9 +363,14 @@ impl Pass<'_> {
                 mirror = Some(rows.into_iter().map(|r| (r.key.clone(), r)).collect());
             }
             let mut page_items = Vec::new();
+            // Items the user's window leaves out (policy rule 4): their rows are forgotten.
+            let mut cut: BTreeSet<String> = BTreeSet::new();
             if let Some(m) = &mirror {
                 for (item, exceptions) in &items {
                     match self.map(item, exceptions, m) {
+                        Ok(mapped) if self.policy.cuts(self.window, &mapped) => {
+                            cut.insert(mapped.uid.as_str().to_owned());
+                        }
                         Ok(mapped) => page_items.push(mapped),
                         Err(e) => {
                             tracing::warn!(user = %self.user, mailbox = %self.mailbox, error = %e,
@@ -348,10 +384,13 @@ impl Pass<'_> {
             }
             let final_full = full && last_page;
             let save_state = !full || last_page;
-            let (changes, mut outbox, counts) = match &mirror {
+            let (mut changes, mut outbox, counts) = match &mirror {
                 Some(m) => {
-                    let before: Vec<MirrorEvent> =
-                        m.values().filter(|r| !skipped.contains(r.item_id.as_str())).cloned().collect();
+                    let before: Vec<MirrorEvent> = m
+                        .values()
+                        .filter(|r| !skipped.contains(r.item_id.as_str()) && !cut.contains(r.key.uid.as_str()))
+                        .cloned()
+                        .collect();
                     // A full pass plans its intermediate pages on their own items, and its last
                     // page on every item seen against the whole mirror.
                     if full {
@@ -370,6 +409,16 @@ impl Pass<'_> {
                 }
                 None => (Vec::new(), Vec::new(), (0, 0, 0)),
             };
+            if let Some(m) = &mirror
+                && !cut.is_empty()
+            {
+                let forgets = m
+                    .values()
+                    .filter(|r| cut.contains(r.key.uid.as_str()))
+                    .map(|r| MirrorChange::Forget { key: r.key.clone() });
+                changes.splice(0..0, forgets);
+            }
+            outbox = self.policy.filter_outbox(outbox);
             if quiet_creates {
                 outbox.retain(|e| !matches!(e.event_type, EventType::EventCreated | EventType::TaskCreated));
             }

@@ -53,6 +53,7 @@ pub fn mask_data(event_type: EventType, data: &mut Value, private_details: bool)
         EventType::EventCreated
         | EventType::EventUpdated
         | EventType::EventDeleted
+        | EventType::EventUnlinked
         | EventType::TaskCreated
         | EventType::TaskUpdated
         | EventType::TaskDeleted => mask_event(data),

@@ -192,6 +192,9 @@ string_enum! {
         EventCreated = "event.created",
         EventUpdated = "event.updated",
         EventDeleted = "event.deleted",
+        /// An Exchange delete for a user with `delete_in_app = false`: the application should
+        /// unlink its copy rather than delete it (`data` = the last event plus `reason`).
+        EventUnlinked = "event.unlinked",
         TaskCreated = "task.created",
         TaskUpdated = "task.updated",
         TaskDeleted = "task.deleted",
@@ -748,7 +751,7 @@ mod tests {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(EventType::ALL.len(), 9);
+        assert_eq!(EventType::ALL.len(), 10);
         assert_eq!(EventType::EventCreated.as_str(), "event.created");
         for k in MailboxStatus::ALL {
             assert_eq!(MailboxStatus::parse(k.as_str()), Some(*k));

@@ -386,3 +386,86 @@ proptest! {
         prop_assert!(again.outbox.is_empty());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The `changed` list and the user's policy on top of the plan (crate::policy).
+
+/// A meeting organised by someone else on an attendee's calendar.
+fn meeting(uid: &str, start: Timestamp, subject: &str, stamp: i64) -> MappedItem {
+    let id = EventId::new(uid, InstanceKey::single());
+    let mut d = doc(&id, None, subject, start, stamp);
+    d.is_meeting = true;
+    d.organizer = Some(crate::event::Person { email: Some("boss@contoso.test".into()), name: None });
+    MappedItem {
+        uid: Uid::new(uid),
+        item_id: ItemId::new(format!("item-{uid}")),
+        rows: vec![mk_row(MirrorKind::Single, uid, InstanceKey::single(), &format!("item-{uid}"), "ck", &d)],
+        deleted_occurrences: vec![],
+    }
+}
+
+#[test]
+fn an_update_lists_the_fields_that_changed() {
+    // The organiser moved the meeting by two hours: only start and end changed.
+    let before = rows_of(&[meeting("M", day(1), "Review", 1000)]);
+    let moved = meeting("M", day(1) + jiff::SignedDuration::from_hours(2), "Review", 2000);
+    let p = run(&before, std::slice::from_ref(&moved), &[], false);
+    assert_eq!(events(&p), vec![(EventType::EventUpdated, "M".to_owned())]);
+    assert_eq!(p.outbox[0].data["changed"], serde_json::json!(["start", "end"]));
+    assert_eq!(p.outbox[0].data["subject"], "Review");
+    // A subject change lists only the subject; created/deleted carry no list.
+    let renamed = meeting("M", day(1), "Quarterly review", 2000);
+    let p = run(&before, &[renamed], &[], false);
+    assert_eq!(p.outbox[0].data["changed"], serde_json::json!(["subject"]));
+    let created = run(&[], &[moved], &[], false);
+    assert!(created.outbox[0].data.get("changed").is_none());
+    // An exception of a series: the occurrence's own fields.
+    let before = rows_of(&[series(daily("Standup", "ck1", 0..5))]);
+    let mut spec = daily("Standup", "ck2", 0..5);
+    spec.days[2].1 = Some("Standup (moved room)");
+    let p = run(&before, &[series(spec)], &[], false);
+    assert_eq!(p.outbox[0].data["changed"], serde_json::json!(["subject"]));
+}
+
+#[test]
+fn the_policy_filters_what_the_plan_announces() {
+    use crate::policy::ReadPolicy;
+    use exbridge_store::{SyncDirection, UserSettings};
+    let before = rows_of(&[single("A", "item-A", "Lunch", "ck1"), single("B", "item-B", "Gym", "ck1")]);
+    let p = run(&before, &[single("A", "item-A", "Dinner", "ck2")], &[ItemId::new("item-B")], false);
+    let kinds = |o: &[exbridge_store::NewOutboxEvent]| o.iter().map(|e| e.event_type).collect::<Vec<_>>();
+    assert_eq!(kinds(&p.outbox), [EventType::EventUpdated, EventType::EventDeleted]);
+
+    let settings = |f: &dyn Fn(&mut UserSettings)| {
+        let mut s = UserSettings::default();
+        f(&mut s);
+        ReadPolicy::from_settings(&s)
+    };
+    let no_forward = settings(&|s| s.direction = SyncDirection::AppToExchange);
+    assert!(no_forward.filter_outbox(p.outbox.clone()).is_empty());
+    // The mirror changes are the same whatever the policy: the plan does not know it.
+    assert_eq!(p.changes.len(), 2);
+    let unlink = settings(&|s| s.delete_in_app = false);
+    let out = unlink.filter_outbox(p.outbox.clone());
+    assert_eq!(kinds(&out), [EventType::EventUpdated, EventType::EventUnlinked]);
+    assert_eq!(out[1].data["reason"], "deleted_in_exchange");
+    assert_eq!(out[1].data["subject"], "Gym");
+
+    // skip_private: A becomes private → deleted for the app; back to public → created.
+    let mut private = single("A", "item-A", "Dinner", "ck2");
+    let mut d: EventDoc = serde_json::from_value(private.rows[0].event.clone()).unwrap();
+    d.is_private = true;
+    private.rows[0] = mk_row(MirrorKind::Single, "A", InstanceKey::single(), "item-A", "ck2", &d);
+    let skip = settings(&|s| s.skip_private = true);
+    let to_private = run(&before, std::slice::from_ref(&private), &[], false);
+    assert_eq!(to_private.outbox[0].data["changed"], serde_json::json!(["subject", "is_private"]));
+    assert_eq!(kinds(&skip.filter_outbox(to_private.outbox.clone())), [EventType::EventDeleted]);
+    assert_eq!(kinds(&ReadPolicy::default().filter_outbox(to_private.outbox)), [EventType::EventUpdated]);
+    let back = run(&rows_of(std::slice::from_ref(&private)), &[single("A", "item-A", "Dinner", "ck3")], &[], false);
+    assert_eq!(kinds(&skip.filter_outbox(back.outbox)), [EventType::EventCreated]);
+    // A private item created, changed or deleted while private: nothing.
+    let created = run(&[], std::slice::from_ref(&private), &[], false);
+    assert!(skip.filter_outbox(created.outbox).is_empty());
+    let gone = run(&rows_of(&[private]), &[], &[ItemId::new("item-A")], false);
+    assert!(skip.filter_outbox(gone.outbox).is_empty());
+}

@@ -119,7 +119,7 @@ pub async fn context_from_config(config: &Config, store: Arc<dyn Store>) -> Resu
         store,
         servers: servers.into(),
         settings,
-        joins: Arc::new(JoinDetector::new(&[])),
+        joins: Arc::new(JoinDetector::new(&config.sync.join_keywords)),
         catmap: Arc::new(crate::catmap::CatMap::new(&config.mapping)),
     })
 }
@@ -185,6 +185,9 @@ struct Inner {
     last_unknown_refresh: Mutex<Option<Instant>>,
     /// The application's own task writes awaiting their sync (see [`crate::task_sync`]).
     echoes: crate::task_sync::Echoes,
+    /// Users whose window (`sync_start`) changed: their next sync is followed by a silent full
+    /// pass (see [`crate::policy`], rule 5).
+    silent_resync: Mutex<std::collections::HashSet<UserId>>,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -271,6 +274,7 @@ impl Engine {
                 readiness: tokio::sync::Mutex::new(None),
                 last_unknown_refresh: Mutex::new(None),
                 echoes: crate::task_sync::Echoes::default(),
+                silent_resync: Mutex::new(std::collections::HashSet::new()),
             }
         });
         let mut tasks = Vec::new();
@@ -597,6 +601,42 @@ impl Inner {
         }
     }
 
+    /// A known user's settings changed (crate::policy, rule 5): a change of `skip_private`
+    /// tells the application about every private item of the mirror at once; a change of
+    /// `sync_start` schedules a silent full pass. Other changes apply from the next sync on.
+    async fn settings_changed(
+        &self,
+        user: &UserId,
+        before: &exbridge_store::UserSettings,
+        after: &exbridge_store::UserSettings,
+    ) {
+        if before.skip_private != after.skip_private {
+            let policy = crate::policy::ReadPolicy::from_settings(after);
+            let appended = match self.ctx.store.list_mirror(user, FolderKind::Calendar).await {
+                Ok(rows) => {
+                    let events = crate::policy::visibility_events(&rows, &policy, user, Timestamp::now());
+                    let n = events.len();
+                    match self.ctx.store.append_outbox(&events).await {
+                        Ok(_) => Ok(n),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match appended {
+                Ok(n) => tracing::info!(user = %user, skip_private = after.skip_private, events = n,
+                    "skip_private changed: private items announced"),
+                Err(e) => tracing::warn!(user = %user, error = %e,
+                    "skip_private changed: announcing the private items failed"),
+            }
+        }
+        if before.sync_start != after.sync_start {
+            self.silent_resync.lock().unwrap_or_else(|e| e.into_inner()).insert(user.clone());
+            self.scheduler.trigger(user.clone(), Work::sync(SyncMode::Full));
+            tracing::info!(user = %user, sync_start = ?after.sync_start, "sync_start changed: silent full pass scheduled");
+        }
+    }
+
     /// Resolves the user's mailbox and stores the outcome. `Ok(Some(state))` when resolved.
     async fn resolve(
         &self,
@@ -713,9 +753,33 @@ impl Inner {
             // through `user.mailbox_resolved` and reads `/events`; every later change is a
             // webhook. (Announcing the existing calendar would be 50 webhooks per user, 500,000
             // for 10,000 users at the first start.)
+            let silent = self.silent_resync.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            // Before a silent full pass, the changes since the last sync are announced as usual.
+            let mode = if silent { SyncMode::Incremental } else { mode };
             let options = SyncOptions { mode, announce_initial: false };
             let now = Timestamp::now();
-            let result = sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await;
+            let mut result =
+                sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await;
+            if silent && result.is_ok() {
+                let policy = crate::policy::ReadPolicy::from_settings(&entry.user.settings).silenced();
+                let options = SyncOptions { mode: SyncMode::Full, announce_initial: false };
+                let full = crate::sync::sync_folder_with_policy(
+                    &self.ctx,
+                    &server,
+                    &id,
+                    &mailbox,
+                    FolderKind::Calendar,
+                    options,
+                    &policy,
+                    Timestamp::now(),
+                )
+                .await;
+                tracing::info!(user = %id, ok = full.is_ok(), "silent full pass after a change of sync_start");
+                if let Err(e) = full {
+                    self.silent_resync.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone());
+                    result = Err(e);
+                }
+            }
             crate::telemetry::record_sync(mode.as_str(), result.is_ok(), started.elapsed());
             match result {
                 Ok(report) => {
@@ -822,21 +886,32 @@ impl Connector for Engine {
     async fn replace_users(&self, users: Vec<DirectoryUser>, force: bool) -> Result<DirectoryDiff, EngineError> {
         self.inner.check_open()?;
         let guard = if force { ReplaceGuard::force() } else { ReplaceGuard::default() };
+        let previous: HashMap<UserId, exbridge_store::UserSettings> =
+            self.ctx.store.list_users().await?.into_iter().map(|e| (e.user.id, e.user.settings)).collect();
         let diff = self.ctx.store.replace_directory(&users, guard).await.map_err(|e| match e {
             StoreError::MassDelete { .. } => EngineError::MassDelete(e.to_string()),
             StoreError::Invalid(msg) => EngineError::Invalid(msg),
             e => EngineError::Store(e),
         })?;
         self.inner.apply_diff(&diff);
+        for user in &users {
+            if let Some(before) = previous.get(&user.id) {
+                self.inner.settings_changed(&user.id, before, &user.settings).await;
+            }
+        }
         Ok(diff)
     }
 
     async fn upsert_user(&self, user: DirectoryUser) -> Result<UpsertOutcome, EngineError> {
         self.inner.check_open()?;
+        let previous = self.ctx.store.get_user(&user.id).await?.map(|e| e.user.settings);
         let outcome = self.ctx.store.upsert_user(&user).await.map_err(|e| match e {
             StoreError::Invalid(msg) => EngineError::Invalid(msg),
             e => EngineError::Store(e),
         })?;
+        if let Some(previous) = previous {
+            self.inner.settings_changed(&user.id, &previous, &user.settings).await;
+        }
         if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated { identifiers_changed: true }) {
             self.inner.scheduler.trigger(user.id.clone(), Work::resolve());
         } else if matches!(outcome, UpsertOutcome::Updated { .. }) {
@@ -866,6 +941,8 @@ impl Connector for Engine {
     async fn events(&self, user: &UserId, start: Timestamp, end: Timestamp) -> Result<Vec<EventDoc>, EngineError> {
         check_range(start, end)?;
         let entry = self.inner.ensure_user(user).await?;
+        // `skip_private`: the user's private items are not listed (crate::policy, rule 3).
+        let skip_private = entry.user.settings.skip_private;
         if entry.mailbox.synced_at.is_some() {
             let rows = self.ctx.store.events_in_window(user, FolderKind::Calendar, start, end).await?;
             return Ok(rows
@@ -877,10 +954,13 @@ impl Connector for Engine {
                         None
                     }
                 })
+                .filter(|doc| !(skip_private && doc.is_private))
                 .collect());
         }
         let (mailbox, server) = self.inner.mailbox_of(&entry)?;
-        Ok(reads::calendar_view(&self.ctx, &server, &mailbox, start, end).await?)
+        let mut docs = reads::calendar_view(&self.ctx, &server, &mailbox, start, end).await?;
+        docs.retain(|doc| !(skip_private && doc.is_private));
+        Ok(docs)
     }
 
     async fn presence(&self, user: &UserId) -> Result<PresenceDoc, EngineError> {
@@ -1007,6 +1087,37 @@ mod tests {
 
     fn store_path(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("exbridge-runtime-{name}-{}", std::process::id()))
+    }
+
+    /// `[sync] join_keywords` reach the context's join detector.
+    #[tokio::test]
+    async fn join_keywords_from_the_configuration_reach_the_detector() {
+        let toml = r#"
+[server]
+api_tokens = ["a-long-token"]
+[[exchange]]
+name = "x"
+ews_url = "https://127.0.0.1:1/EWS/Exchange.asmx"
+auth = "basic"
+username = "svc"
+password = "pw"
+[sync]
+join_keywords = { "@webex" = "webex", "@huddle" = "huddle" }
+"#;
+        let config = Config::from_toml_str(toml, &[]).unwrap();
+        let dir = store_path("joins");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn Store> = Arc::new(exbridge_store::SqliteStore::open(dir.join("db")).await.unwrap());
+        let ctx = context_from_config(&config, store.clone()).await.unwrap();
+        let webex = ctx.joins.detect(Some("@WebEx personal room"), None, false).unwrap();
+        assert_eq!((webex.provider.as_str(), webex.url), ("webex", None));
+        let own = ctx.joins.detect(None, Some("on @huddle: https://huddle.contoso.com/r/1"), false).unwrap();
+        assert_eq!(own.provider.as_str(), "huddle");
+        assert_eq!(own.url.as_deref(), Some("https://huddle.contoso.com/r/1"));
+        assert!(ctx.joins.detect(Some("https://www.contoso.com/agenda"), None, false).is_none());
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A file directory, no Exchange server: users load at start, an unknown user triggers a

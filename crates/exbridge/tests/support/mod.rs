@@ -933,3 +933,34 @@ impl Api {
         send(rb, &format!("{method} {path}")).await
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Additions for the sync-policy tests (crates/exbridge/tests/policy.rs)
+
+impl ConnectorConfig {
+    /// [`ConnectorConfig::to_toml`] with `lines` added to its `[sync]` section (e.g.
+    /// `join_keywords = { "@webex" = "webex" }`).
+    pub fn to_toml_with_sync(&self, lines: &str) -> String {
+        self.to_toml().replacen("[sync]\n", &format!("[sync]\n{lines}\n"), 1)
+    }
+}
+
+impl Connector {
+    /// Like [`Connector::start`], with the configuration file's text given.
+    pub async fn start_with_toml(env: &Env, config: ConnectorConfig, toml: &str) -> Connector {
+        std::fs::write(&config.path, toml).unwrap_or_else(|e| panic!("write {}: {e}", config.path.display()));
+        let api = Api::new(&config.base_url(), API_TOKEN);
+        let mut c = Connector { config, proc: None, api };
+        c.restart(env).await;
+        c
+    }
+}
+
+impl Api {
+    /// `POST /api/v1/users`: adds or changes one user.
+    pub async fn post_user(&self, user: Value) -> Value {
+        let what = "POST /api/v1/users";
+        let rb = self.http.post(format!("{}/api/v1/users", self.base)).bearer_auth(&self.token).json(&user);
+        expect_ok(send(rb, what).await, what)
+    }
+}

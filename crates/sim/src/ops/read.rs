@@ -295,6 +295,7 @@ fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     let mut tag = String::new();
+    let mut hrefs: Vec<Option<String>> = Vec::new();
     for c in html.chars() {
         match c {
             '<' => {
@@ -307,6 +308,17 @@ fn html_to_text(html: &str) -> String {
                 if t.starts_with("br") || t.starts_with("p") || t.starts_with("div") {
                     out.push('\n');
                 }
+                // A hyperlink keeps its target after its text, `text<URL>`, as Exchange's
+                // converter (and Outlook's plain-text view) renders it.
+                if tag.starts_with('/') && t == "a" {
+                    if let Some(href) = hrefs.pop().flatten() {
+                        out.push('<');
+                        out.push_str(&href);
+                        out.push('>');
+                    }
+                } else if t == "a" || t.starts_with("a ") {
+                    hrefs.push(href_of(&tag));
+                }
             }
             _ if in_tag => tag.push(c),
             _ => out.push(c),
@@ -315,6 +327,18 @@ fn html_to_text(html: &str) -> String {
     let out = out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
     let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
     lines.join("\r\n").trim().to_string()
+}
+
+/// The `href` value of an `a` tag's inside (`a href="…"`), if any.
+fn href_of(tag: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let at = lower.find("href=")? + 5;
+    let rest = &tag[at..];
+    let value = match rest.chars().next()? {
+        q @ ('"' | '\'') => rest[1..].split(q).next()?,
+        _ => rest.split(char::is_whitespace).next()?,
+    };
+    Some(value.to_owned()).filter(|v| !v.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1262,4 +1286,22 @@ pub fn get_user_availability(
         })
         .collect();
     Ok(GetUserAvailabilityResponse { free_busy_responses: Some(responses), suggestions_response: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::html_to_text;
+
+    #[test]
+    fn html_to_text_keeps_link_targets_after_their_text() {
+        let html = "<html><body><p>Agenda.</p><p><a href=\"https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?a=1&amp;b=2\">Join the meeting now</a></p><a name=\"x\">anchor</a></body></html>";
+        assert_eq!(
+            html_to_text(html),
+            "Agenda.\r\n\r\nJoin the meeting now<https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?a=1&b=2>\r\nanchor"
+        );
+        assert_eq!(
+            html_to_text("<a href='https://x.test/a'>x</a> and <A HREF=https://y.test>y</A>"),
+            "x<https://x.test/a> and y<https://y.test>"
+        );
+    }
 }
