@@ -3,7 +3,8 @@
 //! ([`presence`]). [`Engine`] implements [`crate::api::Connector`].
 //!
 //! # A user's life
-//! pending → [`resolve_mailbox`] → the state is stored (`user.mailbox_resolved` when the
+//! pending → [`resolve_mailbox_with`](crate::resolve::resolve_mailbox_with) (confirmed by the
+//! initial sync) → the state is stored (`user.mailbox_resolved` when the
 //! mailbox is new or changed) → initial (silent) [`sync_folder_with`](crate::sync::sync_folder_with) → the mailbox joins its server's
 //! [`StreamingManager`] → `subscribed`, `synced_at` moving with every successful sync. No
 //! mailbox → `not_found` (`user.subscription_failed` once per state change), tried again on
@@ -40,7 +41,7 @@ use crate::api::{Connector, EngineError, Readiness};
 use crate::context::{Context, EngineSettings, ExchangeServer};
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
-use crate::resolve::resolve_mailbox;
+use crate::resolve::{Confirm, resolve_mailbox_with};
 use crate::sync::{SyncMode, SyncOptions, sync_folder_with};
 
 pub use directory::DirectorySource;
@@ -241,9 +242,9 @@ impl Engine {
         let users = inner.ctx.store.list_users().await?;
         tracing::info!(users = users.len(), servers = inner.ctx.servers.len(), "engine starting");
         for entry in users {
-            inner
-                .scheduler
-                .trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
+            // The OOF settings are polled on their schedule, not with the start-up sync.
+            inner.first_oof_later(&entry.user.id);
+            inner.scheduler.trigger(entry.user.id, Work::sync(SyncMode::Incremental));
         }
         if inner.options.directory.is_pulled() {
             tasks.push(tokio::spawn(inner.clone().refresh_loop()));
@@ -341,6 +342,26 @@ impl Inner {
                 stream.remove_mailboxes([mailbox]);
             }
         }
+    }
+
+    /// The user's first OOF poll, at an offset within `oof_poll_interval` that depends on the
+    /// user id (spread evenly over many users), rather than one GetUserOofSettings per mailbox
+    /// in the burst of initial syncs. The presence is computed once the OOF settings are known
+    /// ([`PresenceTracker::recompute`] waits for them); `GET …/presence` fetches them at once
+    /// when asked before.
+    fn first_oof_later(&self, user: &UserId) {
+        use std::hash::{Hash, Hasher};
+        let interval = self.ctx.settings.oof_poll_interval.max(Duration::from_millis(1));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user.as_str().hash(&mut hasher);
+        let millis = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
+        let delay = Duration::from_millis(hasher.finish() % millis);
+        let scheduler = self.scheduler.clone();
+        let user = user.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            scheduler.trigger(user, Work::oof());
+        });
     }
 
     /// Everything about a user removed from the directory.
@@ -541,7 +562,8 @@ impl Inner {
         let id = &user.id;
         let store = &self.ctx.store;
         let now = Timestamp::now();
-        let resolution = resolve_mailbox(&self.ctx, user, previous, now).await;
+        // The initial SyncFolderItems confirms the mailbox (no GetFolder round trip).
+        let resolution = resolve_mailbox_with(&self.ctx, user, previous, now, Confirm::ByFirstSync).await;
         let mut next = resolution.state.clone();
         next.updated_at = now;
         match &resolution.resolved {
@@ -623,7 +645,7 @@ impl Inner {
                 Some(resolved) => {
                     if resolved.synced_at.is_none() {
                         work.sync = Some(work.sync.unwrap_or(SyncMode::Incremental));
-                        work.oof = true;
+                        self.first_oof_later(&id);
                     }
                     state = Some(resolved);
                 }
