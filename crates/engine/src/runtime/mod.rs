@@ -630,8 +630,41 @@ impl Inner {
         }
     }
 
+    /// The server and mailbox a user is watched with (resolved, synced, in streaming).
+    fn watched_mailbox(&self, user: &UserId) -> Option<(Arc<ExchangeServer>, SmtpAddress)> {
+        let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let (server, mailbox) = watched.by_user.get(user)?;
+        Some((self.ctx.server(server)?.clone(), mailbox.clone()))
+    }
+
+    /// Polls the user's OOF settings; the presence is recomputed only when they changed.
+    async fn poll_oof(&self, id: &UserId, server: &ExchangeServer, mailbox: &SmtpAddress) {
+        match reads::oof(&self.ctx, server, mailbox).await {
+            // Unchanged settings need no presence recomputation (a sync or the presence
+            // task's own deadline recomputes it when the calendar or the time changes it).
+            Ok(oof) => {
+                self.presence.update_oof(id, oof);
+            }
+            Err(e) => {
+                tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, error = %e,
+                    "OOF poll failed");
+                if self.presence.oof(id).is_none() {
+                    self.presence.set_oof(id, Oof::disabled());
+                }
+            }
+        }
+    }
+
     /// One run of a user's work (see the module documentation).
     async fn process(&self, id: UserId, mut work: Work) -> Result<(), scheduler::Failed> {
+        // The OOF poll of a watched mailbox (the idle load: one per user and interval) needs
+        // no store read: the mailbox and server are those it is watched with.
+        if work == Work::oof()
+            && let Some((server, mailbox)) = self.watched_mailbox(&id)
+        {
+            self.poll_oof(&id, &server, &mailbox).await;
+            return Ok(());
+        }
         let store = &self.ctx.store;
         let Some(entry) = store.get_user(&id).await.map_err(store_err(&id, "reading the user"))? else {
             self.removed(&id);
@@ -711,16 +744,7 @@ impl Inner {
         }
 
         if work.oof {
-            match reads::oof(&self.ctx, &server, &mailbox).await {
-                Ok(oof) => self.presence.set_oof(&id, oof),
-                Err(e) => {
-                    tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, error = %e,
-                        "OOF poll failed");
-                    if self.presence.oof(&id).is_none() {
-                        self.presence.set_oof(&id, Oof::disabled());
-                    }
-                }
-            }
+            self.poll_oof(&id, &server, &mailbox).await;
         }
         Ok(())
     }
