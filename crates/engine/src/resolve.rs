@@ -10,7 +10,16 @@
 //!    mailbox type `Mailbox` counts; none is *not found*; several is *ambiguous* (logged as an
 //!    error attempt with the reason, but counted as not found for the result state).
 //! 2. `GetFolder(calendar)` impersonating the address found, to confirm that the mailbox
-//!    exists and can be impersonated.
+//!    exists and can be impersonated ([`Confirm::GetFolder`], what [`resolve_mailbox`] does).
+//!    The runtime uses [`Confirm::ByFirstSync`] instead: the initial `SyncFolderItems` of the
+//!    calendar is the first impersonated request anyway, and a mailbox-level failure there
+//!    (`ErrorNonExistentMailbox`, `ErrorImpersonateUserDenied`…) resolves the mailbox again, so
+//!    the extra round trip is saved (one request per mailbox at the initial sync).
+//!
+//! `ResolveNames` is kept for e-mail identifiers too, even for the login e-mail: an impersonated
+//! request with an alias succeeds (Exchange and the simulator accept any proxy address in
+//! `ExchangeImpersonation/SmtpAddress`) but does not say which address is primary, and the
+//! mailbox shown must be the primary SMTP address.
 //!
 //! Every attempt is logged ([`ResolutionAttempt`]), appended to the previous log, which is kept
 //! to its last [`MAX_ATTEMPTS`] entries.
@@ -64,7 +73,19 @@ fn is_not_found(e: &EwsError) -> bool {
         .any(|c| e.message().contains(c))
 }
 
-async fn try_identifier(server: &ExchangeServer, by: MatchedBy, value: &str) -> Outcome {
+/// How a mailbox found by `ResolveNames` is confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confirm {
+    /// `GetFolder(calendar)` impersonating the mailbox found: one more request; a mailbox
+    /// that cannot be opened is *not found* or an error here.
+    #[default]
+    GetFolder,
+    /// Not confirmed here: the caller's next impersonated request (the runtime's initial
+    /// `SyncFolderItems`) confirms it, and a mailbox-level failure there resolves again.
+    ByFirstSync,
+}
+
+async fn try_identifier(server: &ExchangeServer, by: MatchedBy, value: &str, confirm: Confirm) -> Outcome {
     let query = match by {
         MatchedBy::ExternalUid => value.to_owned(),
         _ => format!("SMTP:{value}"),
@@ -99,6 +120,9 @@ async fn try_identifier(server: &ExchangeServer, by: MatchedBy, value: &str) -> 
     let Ok(smtp) = SmtpAddress::parse(&address) else {
         return Outcome::Failed(format!("ResolveNames returned an unusable address {address:?}"));
     };
+    if confirm == Confirm::ByFirstSync {
+        return Outcome::Resolved(smtp);
+    }
     // Confirm: the calendar folder of that mailbox, impersonated.
     match server.client.call(Some(&smtp), GetFolder::calendar(FolderShape::new(BaseShape::IdOnly))).await {
         Ok(r) => match r.messages.first() {
@@ -116,11 +140,23 @@ async fn try_identifier(server: &ExchangeServer, by: MatchedBy, value: &str) -> 
 
 /// Resolves `user`'s mailbox. `previous` is the stored state: its remembered identifier is
 /// tried first (and kept when it still works); its attempt log is extended and bounded.
+/// Confirms with [`Confirm::GetFolder`].
 pub async fn resolve_mailbox(
     ctx: &Context,
     user: &DirectoryUser,
     previous: Option<&MailboxState>,
     now: Timestamp,
+) -> Resolution {
+    resolve_mailbox_with(ctx, user, previous, now, Confirm::GetFolder).await
+}
+
+/// [`resolve_mailbox`] with the way a `ResolveNames` answer is confirmed.
+pub async fn resolve_mailbox_with(
+    ctx: &Context,
+    user: &DirectoryUser,
+    previous: Option<&MailboxState>,
+    now: Timestamp,
+    confirm: Confirm,
 ) -> Resolution {
     let mut identifiers = user.identifiers();
     if let Some(prev) = previous.and_then(|p| p.matched_by)
@@ -147,7 +183,7 @@ pub async fn resolve_mailbox(
             continue;
         }
         for server in servers {
-            let outcome = try_identifier(&server, by, value).await;
+            let outcome = try_identifier(&server, by, value, confirm).await;
             let recorded = match &outcome {
                 Outcome::Resolved(m) => AttemptOutcome::Resolved { mailbox: m.as_str().to_owned() },
                 Outcome::NotFound => AttemptOutcome::NotFound,

@@ -159,7 +159,10 @@ async fn wait_streaming(env: &Env) -> u64 {
 #[tokio::test]
 async fn five_mailboxes_resolved_streamed_and_changes_delivered_through_faults() {
     tokio::time::timeout(LIMIT, async {
-        let env = start_env(5, 4).await;
+        let mut env = start_env(5, 4).await;
+        // The first OOF poll comes at a spread offset within the interval after the initial
+        // sync (not with it), and the presence waits for it: a short interval here.
+        env.ctx.settings.oof_poll_interval = Duration::from_secs(2);
         let streaming = StreamingConfig {
             reconnect_base: Duration::from_millis(50),
             reconnect_max: Duration::from_millis(500),
@@ -208,7 +211,20 @@ async fn five_mailboxes_resolved_streamed_and_changes_delivered_through_faults()
         assert_eq!(resolved.len(), 5, "one user.mailbox_resolved per user");
         assert_eq!(resolved[0].data["matched_by"], "work_email");
         // Each user's first presence was announced once (nothing happens around now in the
-        // seeded calendars, which lie in March 2026).
+        // seeded calendars, which lie in March 2026), after the first OOF poll.
+        let presences = || async {
+            let all = env.ctx.store.entries_after(0, 10_000).await.unwrap();
+            all.iter().filter(|e| e.event_type == EventType::PresenceChanged).count()
+        };
+        let first = tokio::time::timeout(Duration::from_secs(20), async {
+            while presences().await < 5 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(first.is_ok(), "a presence.changed for every user within 20 s; {} so far", presences().await);
+        // Two more OOF polls of unchanged settings announce nothing.
+        tokio::time::sleep(Duration::from_secs(4)).await;
         let all = env.ctx.store.entries_after(0, 10_000).await.unwrap();
         for i in 1..=5 {
             let user = format!("u{i}");

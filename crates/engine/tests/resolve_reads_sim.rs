@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use exbridge_calendar::presence::{Oof, OofState};
 use exbridge_engine::EngineSettings;
 use exbridge_engine::reads::{calendar_view, free_busy, oof};
-use exbridge_engine::resolve::resolve_mailbox;
+use exbridge_engine::resolve::{Confirm, resolve_mailbox, resolve_mailbox_with};
 use exbridge_engine::sync::{SyncMode, day_window, sync_folder};
 use exbridge_sim::server::faults::FaultSpec;
 use exbridge_sim::store::MailboxSpec;
@@ -147,6 +147,34 @@ async fn identifiers_are_only_tried_on_servers_that_may_hold_them() {
         assert_eq!(r.state.attempts.len(), 1);
         assert_eq!(r.state.attempts[0].exchange, None);
         assert_eq!(env.sim.stats().requests.values().sum::<u64>(), before, "no request for a foreign domain");
+    })
+    .await
+    .expect("test took too long");
+}
+
+/// Confirmed by the first sync: one ResolveNames per resolution and no GetFolder; an alias
+/// still gives the primary address; a missing mailbox is still not found.
+#[tokio::test]
+async fn resolution_confirmed_by_the_first_sync_sends_only_resolve_names() {
+    tokio::time::timeout(LIMIT, async {
+        let env = Env::start(2, 1, EngineSettings::default()).await;
+        let count = |op: &str| env.sim.stats().requests.get(op).copied().unwrap_or(0);
+        let (names0, folders0) = (count("ResolveNames"), count("GetFolder"));
+        let mut u = user("a");
+        u.login_email = Some("u2@alias.contoso.test".into());
+        let r = resolve_mailbox_with(&env.ctx, &u, None, anchor_now(), Confirm::ByFirstSync).await;
+        assert_eq!(r.state.state, MailboxStatus::Pending);
+        assert_eq!(r.state.matched_by, Some(MatchedBy::LoginEmail));
+        assert_eq!(r.state.mailbox.as_deref(), Some("user2@contoso.test"));
+        let mut ghost = user("g");
+        ghost.login_email = Some("ghost@contoso.test".into());
+        let r = resolve_mailbox_with(&env.ctx, &ghost, None, anchor_now(), Confirm::ByFirstSync).await;
+        assert_eq!(r.state.state, MailboxStatus::NotFound);
+        assert_eq!((count("ResolveNames") - names0, count("GetFolder") - folders0), (2, 0));
+        // The default still confirms with GetFolder.
+        let r = resolve_mailbox(&env.ctx, &u, None, anchor_now()).await;
+        assert_eq!(r.state.mailbox.as_deref(), Some("user2@contoso.test"));
+        assert_eq!(count("GetFolder") - folders0, 1);
     })
     .await
     .expect("test took too long");

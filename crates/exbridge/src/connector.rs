@@ -100,6 +100,7 @@ impl Running {
 /// `exbridge serve`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let running = start(&config).await?;
+    crate::alloc::spawn_trim_loop();
     println!("exbridge: API on http://{}/api/v1 (GET /healthz, /readyz)", running.addr);
     crate::signals::wait_for_signal().await;
     tracing::info!("shutting down");

@@ -3,7 +3,8 @@
 //! ([`presence`]). [`Engine`] implements [`crate::api::Connector`].
 //!
 //! # A user's life
-//! pending → [`resolve_mailbox`] → the state is stored (`user.mailbox_resolved` when the
+//! pending → [`resolve_mailbox_with`](crate::resolve::resolve_mailbox_with) (confirmed by the
+//! initial sync) → the state is stored (`user.mailbox_resolved` when the
 //! mailbox is new or changed) → initial (silent) [`sync_folder_with`](crate::sync::sync_folder_with) → the mailbox joins its server's
 //! [`StreamingManager`] → `subscribed`, `synced_at` moving with every successful sync. No
 //! mailbox → `not_found` (`user.subscription_failed` once per state change), tried again on
@@ -42,7 +43,7 @@ use crate::api::{ConnectionReport, Connector, EngineError, Readiness};
 use crate::context::{Context, EngineSettings, ExchangeServer};
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
-use crate::resolve::resolve_mailbox;
+use crate::resolve::{Confirm, resolve_mailbox_with};
 use crate::sync::{SyncMode, SyncOptions, sync_folder_with};
 use crate::task::{TaskDoc, TaskError, TaskInput};
 
@@ -289,9 +290,9 @@ impl Engine {
         let users = inner.ctx.store.list_users().await?;
         tracing::info!(users = users.len(), servers = inner.ctx.servers.len(), "engine starting");
         for entry in users {
-            inner
-                .scheduler
-                .trigger(entry.user.id, Work { resolve: false, sync: Some(SyncMode::Incremental), oof: true });
+            // The OOF settings are polled on their schedule, not with the start-up sync.
+            inner.first_oof_later(&entry.user.id);
+            inner.scheduler.trigger(entry.user.id, Work::sync(SyncMode::Incremental));
         }
         if inner.options.directory.is_pulled() {
             tasks.push(tokio::spawn(inner.clone().refresh_loop()));
@@ -402,6 +403,26 @@ impl Inner {
                 stream.remove_mailboxes([mailbox]);
             }
         }
+    }
+
+    /// The user's first OOF poll, at an offset within `oof_poll_interval` that depends on the
+    /// user id (spread evenly over many users), rather than one GetUserOofSettings per mailbox
+    /// in the burst of initial syncs. The presence is computed once the OOF settings are known
+    /// ([`PresenceTracker::recompute`] waits for them); `GET …/presence` fetches them at once
+    /// when asked before.
+    fn first_oof_later(&self, user: &UserId) {
+        use std::hash::{Hash, Hasher};
+        let interval = self.ctx.settings.oof_poll_interval.max(Duration::from_millis(1));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user.as_str().hash(&mut hasher);
+        let millis = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
+        let delay = Duration::from_millis(hasher.finish() % millis);
+        let scheduler = self.scheduler.clone();
+        let user = user.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            scheduler.trigger(user, Work::oof());
+        });
     }
 
     /// Everything about a user removed from the directory.
@@ -646,7 +667,8 @@ impl Inner {
         let id = &user.id;
         let store = &self.ctx.store;
         let now = Timestamp::now();
-        let resolution = resolve_mailbox(&self.ctx, user, previous, now).await;
+        // The initial SyncFolderItems confirms the mailbox (no GetFolder round trip).
+        let resolution = resolve_mailbox_with(&self.ctx, user, previous, now, Confirm::ByFirstSync).await;
         let mut next = resolution.state.clone();
         next.updated_at = now;
         match &resolution.resolved {
@@ -717,8 +739,41 @@ impl Inner {
         }
     }
 
+    /// The server and mailbox a user is watched with (resolved, synced, in streaming).
+    fn watched_mailbox(&self, user: &UserId) -> Option<(Arc<ExchangeServer>, SmtpAddress)> {
+        let watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let (server, mailbox) = watched.by_user.get(user)?;
+        Some((self.ctx.server(server)?.clone(), mailbox.clone()))
+    }
+
+    /// Polls the user's OOF settings; the presence is recomputed only when they changed.
+    async fn poll_oof(&self, id: &UserId, server: &ExchangeServer, mailbox: &SmtpAddress) {
+        match reads::oof(&self.ctx, server, mailbox).await {
+            // Unchanged settings need no presence recomputation (a sync or the presence
+            // task's own deadline recomputes it when the calendar or the time changes it).
+            Ok(oof) => {
+                self.presence.update_oof(id, oof);
+            }
+            Err(e) => {
+                tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, error = %e,
+                    "OOF poll failed");
+                if self.presence.oof(id).is_none() {
+                    self.presence.set_oof(id, Oof::disabled());
+                }
+            }
+        }
+    }
+
     /// One run of a user's work (see the module documentation).
     async fn process(&self, id: UserId, mut work: Work) -> Result<(), scheduler::Failed> {
+        // The OOF poll of a watched mailbox (the idle load: one per user and interval) needs
+        // no store read: the mailbox and server are those it is watched with.
+        if work == Work::oof()
+            && let Some((server, mailbox)) = self.watched_mailbox(&id)
+        {
+            self.poll_oof(&id, &server, &mailbox).await;
+            return Ok(());
+        }
         let store = &self.ctx.store;
         let Some(entry) = store.get_user(&id).await.map_err(store_err(&id, "reading the user"))? else {
             self.removed(&id);
@@ -732,7 +787,7 @@ impl Inner {
                 Some(resolved) => {
                     if resolved.synced_at.is_none() {
                         work.sync = Some(work.sync.unwrap_or(SyncMode::Incremental));
-                        work.oof = true;
+                        self.first_oof_later(&id);
                     }
                     state = Some(resolved);
                 }
@@ -823,16 +878,7 @@ impl Inner {
         }
 
         if work.oof {
-            match reads::oof(&self.ctx, &server, &mailbox).await {
-                Ok(oof) => self.presence.set_oof(&id, oof),
-                Err(e) => {
-                    tracing::warn!(user = %id, mailbox = %mailbox.as_str(), server = %server.name, error = %e,
-                        "OOF poll failed");
-                    if self.presence.oof(&id).is_none() {
-                        self.presence.set_oof(&id, Oof::disabled());
-                    }
-                }
-            }
+            self.poll_oof(&id, &server, &mailbox).await;
         }
         Ok(())
     }

@@ -148,6 +148,26 @@ impl PresenceTracker {
         self.recompute(user);
     }
 
+    /// Records the user's polled OOF settings and recomputes the presence only when they
+    /// differ from the ones known (or none were). Returns whether they changed. The poll's
+    /// fast path: an unchanged answer costs no store read.
+    pub fn update_oof(&self, user: &UserId, oof: Oof) -> bool {
+        let changed = {
+            let mut oofs = self.oofs.lock().unwrap_or_else(|e| e.into_inner());
+            match oofs.get(user) {
+                Some(known) if *known == oof => false,
+                _ => {
+                    oofs.insert(user.clone(), oof);
+                    true
+                }
+            }
+        };
+        if changed {
+            self.recompute(user);
+        }
+        changed
+    }
+
     /// The user's OOF settings as last polled.
     pub fn oof(&self, user: &UserId) -> Option<Oof> {
         self.oofs.lock().unwrap_or_else(|e| e.into_inner()).get(user).cloned()
@@ -445,5 +465,40 @@ mod tests {
         assert_eq!(entries[1].data["busy"], true);
         assert_eq!(entries[1].data["current_event"]["id"], "NOW");
         second.stop().await;
+    }
+
+    /// Polls with unchanged OOF settings recompute nothing; a changed answer does.
+    #[tokio::test]
+    async fn update_oof_recomputes_only_on_a_change() {
+        let temp = store("update-oof").await;
+        let tracker = PresenceTracker::start(temp.store.clone(), Duration::from_secs(86_400));
+        let user = UserId::new("u1");
+        let presences = || async {
+            let all = temp.store.entries_after(0, 100).await.unwrap();
+            all.iter().filter(|e| e.event_type == EventType::PresenceChanged).count()
+        };
+        let wait_for = |n: usize| async move {
+            let ok = tokio::time::timeout(Duration::from_secs(10), async {
+                while presences().await < n {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            assert!(ok.is_ok(), "{n} presence.changed expected, {} seen", presences().await);
+        };
+        assert!(tracker.update_oof(&user, Oof::disabled()), "the first answer is a change");
+        wait_for(1).await;
+        assert!(!tracker.update_oof(&user, Oof::disabled()), "the same answer again is no change");
+        let away = Oof {
+            state: OofState::Enabled,
+            start: None,
+            end: None,
+            internal_reply: Some("Away".into()),
+        };
+        assert!(tracker.update_oof(&user, away.clone()), "another answer is a change");
+        wait_for(2).await;
+        assert_eq!(tracker.oof(&user), Some(away));
+        tracker.stop().await;
+        assert_eq!(presences().await, 2);
     }
 }
