@@ -25,6 +25,25 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The store key of the demo: `DATA_DIR/exbridge.key` (64 hex digits, readable by the owner
+/// only), created on the first run so that a reused `--data-dir` opens with the same key.
+fn demo_key(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = data_dir.join("exbridge.key");
+    if path.exists() {
+        return Ok(());
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("the OS random generator");
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut file, hex.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// The demo's configuration, as a TOML file a user could copy to start `exbridge serve`.
 fn demo_config(ews_url: &str, port: u16, data_dir: &std::path::Path, token: &str, admin_password: &str) -> String {
     let data = data_dir.display().to_string().replace('\\', "/");
@@ -39,6 +58,8 @@ data_dir = "{data}"
 
 [store]
 url = "sqlite://{data}/exbridge.db"
+# Encrypts event contents and the Exchange settings edited in the admin UI at rest.
+encryption_key = "file:{data}/exbridge.key"
 
 [[exchange]]
 name = "simulator"
@@ -74,6 +95,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
 
+    demo_key(&data_dir)?;
     let sim = exbridge_sim::activity::start_demo_sim(opts.mailboxes, 1).await.context("starting the simulator")?;
     let token = random_token();
     let admin_password = random_token();
