@@ -17,6 +17,8 @@
 //! * [`runtime`]: the running engine: per-user workers, directory sources and refresh,
 //!   streaming notifications, reconcile, presence scheduling and OOF polling; implements
 //!   [`api::Connector`] for the server.
+//! * [`writes`]: event writes from the application to Exchange: validation, conflicts, echo
+//!   tagging, policy, the durable queue.
 //! * [`telemetry`]: the engine's Prometheus series (through the `metrics` facade) and the
 //!   notification-to-webhook clock.
 //!
@@ -32,6 +34,7 @@ pub mod resolve;
 pub mod runtime;
 pub mod sync;
 pub mod telemetry;
+pub mod writes;
 
-pub use api::{ConnectionReport, Connector, EngineError, Readiness};
+pub use api::{ConnectionReport, Connector, EngineError, Readiness, WriteMeta, WriteOutcome};
 pub use context::{Context, EngineSettings, ExchangeServer};

@@ -43,6 +43,7 @@ fn doc(id: &EventId, series_id: Option<String>, subject: &str, start: Timestamp,
         join: None,
         recurrence: None,
         changed_at: Timestamp::from_second(stamp).unwrap().to_string(),
+        change_key: None,
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod directory;
 pub mod presence;
 pub mod scheduler;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,6 +156,10 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
     last_unknown_refresh: Mutex<Option<Instant>>,
+    /// API writes of one user, one at a time and in order (see [`writes`]).
+    write_locks: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Wakes the queued-write applier.
+    write_wake: tokio::sync::Notify,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -227,6 +232,8 @@ impl Engine {
                 tasks: Mutex::new(Vec::new()),
                 readiness: tokio::sync::Mutex::new(None),
                 last_unknown_refresh: Mutex::new(None),
+                write_locks: Mutex::new(HashMap::new()),
+                write_wake: tokio::sync::Notify::new(),
             }
         });
         let mut tasks = Vec::new();
@@ -259,6 +266,7 @@ impl Engine {
             "oof poll",
         )));
         tasks.push(tokio::spawn(inner.clone().prune_loop()));
+        tasks.push(tokio::spawn(inner.clone().write_loop()));
         inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend(tasks);
         Ok(Arc::new(Engine { ctx, inner }))
     }
@@ -795,8 +803,15 @@ impl Connector for Engine {
         let entry = self.inner.ensure_user(user).await?;
         if entry.mailbox.synced_at.is_some() {
             let rows = self.ctx.store.events_in_window(user, FolderKind::Calendar, start, end).await?;
+            let unlinked = self.ctx.store.unlinked_events(user).await?;
             return Ok(rows
                 .into_iter()
+                .filter(|row| {
+                    // Events the application unlinked (DELETE with delete_in_exchange false).
+                    let id = row.event.get("id").and_then(|v| v.as_str());
+                    let series = row.event.get("series_id").and_then(|v| v.as_str());
+                    !unlinked.iter().any(|u| Some(u.as_str()) == id || Some(u.as_str()) == series)
+                })
                 .filter_map(|row| match serde_json::from_value::<EventDoc>(row.event) {
                     Ok(doc) => Some(doc),
                     Err(e) => {
@@ -859,6 +874,41 @@ impl Connector for Engine {
         let readiness = Readiness { store, exchange };
         *cached = Some((Instant::now(), readiness.clone()));
         readiness
+    }
+
+    async fn create_event(
+        &self,
+        user: &UserId,
+        body: serde_json::Value,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        self.inner.write(user, crate::writes::WriteOp::Create { body }, meta).await
+    }
+
+    async fn update_event(
+        &self,
+        user: &UserId,
+        event_id: &str,
+        body: serde_json::Value,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        let op =
+            crate::writes::WriteOp::Update { event_id: event_id.to_owned(), body, if_match: meta.if_match.clone() };
+        self.inner.write(user, op, meta).await
+    }
+
+    async fn delete_event(
+        &self,
+        user: &UserId,
+        event_id: &str,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        let op = crate::writes::WriteOp::Delete { event_id: event_id.to_owned(), if_match: meta.if_match.clone() };
+        self.inner.write(user, op, meta).await
+    }
+
+    async fn write_status(&self, user: &UserId, write_id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        self.inner.write_status(user, write_id).await
     }
 
     async fn record_gauges(&self) {

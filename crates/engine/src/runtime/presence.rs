@@ -326,6 +326,7 @@ mod tests {
             join: None,
             recurrence: None,
             changed_at: start.to_string(),
+            change_key: None,
         }
     }
 

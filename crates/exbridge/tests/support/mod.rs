@@ -898,3 +898,28 @@ pub async fn open_store(db: &Path) -> sqlx::SqlitePool {
     let opts = SqliteConnectOptions::new().filename(db).create_if_missing(false);
     sqlx::SqlitePool::connect_with(opts).await.unwrap_or_else(|e| panic!("open {}: {e}", db.display()))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Event writes (crates/exbridge/tests/writes.rs)
+
+impl Api {
+    /// Any request with the bearer token, extra headers and an optional JSON body; answers the
+    /// status and the JSON body (`null` when empty).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let what = format!("{method} {path}");
+        let mut rb = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        for (name, value) in headers {
+            rb = rb.header(*name, *value);
+        }
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        send(rb, &what).await
+    }
+}

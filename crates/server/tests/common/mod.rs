@@ -57,6 +57,7 @@ pub fn event(id: &str, subject: &str, private: bool) -> EventDoc {
         join: Some(JoinDoc { provider: "teams".into(), url: Some("https://teams.example/join".into()) }),
         recurrence: None,
         changed_at: "2026-03-01T08:00:00Z".into(),
+        change_key: None,
     }
 }
 
