@@ -58,9 +58,9 @@ impl Stack {
 }
 
 fn at(days: u64, hour: u64) -> jiff::Timestamp {
-    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    let day = today.checked_add(jiff::Span::new().days(days as i64)).unwrap();
-    day.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp() + jiff::SignedDuration::from_hours(hour as i64)
+    let now = jiff::Timestamp::now().as_second();
+    let midnight = now - now.rem_euclid(86_400);
+    jiff::Timestamp::from_second(midnight + (days as i64) * 86_400 + (hour as i64) * 3600).unwrap()
 }
 
 fn single(subject: &str, days: u64, hour: u64) -> Value {
@@ -143,7 +143,7 @@ async fn singles_series_and_occurrences_reach_exchange() {
     assert!(s.api_events("u1", &uid).await.is_empty());
 
     // A daily series of five at 10:00 UTC from tomorrow.
-    let start_day = at(1, 0).to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let start_day = jiff::tz::TimeZone::UTC.to_datetime(at(1, 0)).date().to_string();
     let series = json!({
         "subject": "Standup", "start": at(1, 10).to_string(), "end": at(1, 11).to_string(), "time_zone": "UTC",
         "recurrence": {"pattern": {"type": "daily", "interval": 1},
