@@ -750,7 +750,7 @@ mod tests {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(EventType::ALL.len(), 9);
+        assert_eq!(EventType::ALL.len(), 11);
         assert_eq!(EventType::EventCreated.as_str(), "event.created");
         for k in MailboxStatus::ALL {
             assert_eq!(MailboxStatus::parse(k.as_str()), Some(*k));
