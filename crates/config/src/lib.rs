@@ -288,6 +288,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "task.deleted",
     "user.mailbox_resolved",
     "user.subscription_failed",
+    // A queued API write applied or given up (contract addition of the event writes).
+    "write.completed",
+    "write.failed",
 ];
 
 impl Config {

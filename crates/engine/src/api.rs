@@ -36,6 +36,9 @@ pub enum EngineError {
     /// The engine is shutting down (503).
     #[error("the connector is shutting down")]
     ShuttingDown,
+    /// An event write was refused (400, 404, 409, 422: see [`crate::writes::WriteError`]).
+    #[error("{0}")]
+    Write(#[from] crate::writes::WriteError),
 }
 
 /// `/readyz`: the store and every Exchange server.
@@ -118,6 +121,44 @@ pub trait Connector: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// `POST /api/v1/users/{id}/events`: creates an event (a single or a series) in the user's
+    /// mailbox from `body` (see [`crate::writes`] for the shape, the rules and the outcomes).
+    async fn create_event(
+        &self,
+        user: &UserId,
+        body: serde_json::Value,
+        meta: WriteMeta,
+    ) -> Result<WriteOutcome, EngineError> {
+        let _ = (user, body, meta);
+        Err(EngineError::Invalid("writing events is not supported here".into()))
+    }
+
+    /// `PATCH /api/v1/users/{id}/events/{event_id}`: changes a single, a series or one
+    /// occurrence (partial `body`).
+    async fn update_event(
+        &self,
+        user: &UserId,
+        event_id: &str,
+        body: serde_json::Value,
+        meta: WriteMeta,
+    ) -> Result<WriteOutcome, EngineError> {
+        let _ = (user, event_id, body, meta);
+        Err(EngineError::Invalid("writing events is not supported here".into()))
+    }
+
+    /// `DELETE /api/v1/users/{id}/events/{event_id}`: deletes (or unlinks) a single, a whole
+    /// series or one occurrence.
+    async fn delete_event(&self, user: &UserId, event_id: &str, meta: WriteMeta) -> Result<WriteOutcome, EngineError> {
+        let _ = (user, event_id, meta);
+        Err(EngineError::Invalid("writing events is not supported here".into()))
+    }
+
+    /// `GET /api/v1/users/{id}/writes/{write_id}`: a queued write's state, `None` when unknown.
+    async fn write_status(&self, user: &UserId, write_id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        let _ = (user, write_id);
+        Ok(None)
+    }
+
     /// "Check mapping": resolves the user's mailbox again now, trying every identifier in
     /// order, and returns the entry with its attempts.
     async fn recheck_mapping(&self, user: &UserId) -> Result<DirectoryEntry, EngineError> {
@@ -165,6 +206,32 @@ pub trait Connector: Send + Sync + 'static {
         let _ = (user, id, if_match);
         Err(TaskError::Unavailable("tasks are not supported by this connector".into()))
     }
+}
+
+/// What travels with an event write besides its body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriteMeta {
+    /// `If-Match`: the `change_key` the write is based on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
+    /// `Idempotency-Key`, echoed in `write.completed`/`write.failed` of a queued write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// How an event write ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// Created (201) with the event as the mirror now holds it (a series: its series document).
+    Created(Box<EventDoc>),
+    /// Changed (200) with the event as the mirror now holds it.
+    Updated(Box<EventDoc>),
+    /// Deleted in Exchange (204).
+    Deleted,
+    /// Unlinked (200 `{"status":"unlinked"}`): `delete_in_exchange` is false.
+    Unlinked,
+    /// Exchange could not take it now; queued durably (202 `{"status":"queued","write_id"}`).
+    Queued { write_id: String },
 }
 
 /// One server's answer to a connection test (`exbridge check-connection`, the admin UI's

@@ -57,6 +57,11 @@ pub struct EventDoc {
     /// that table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
+    /// The item's version (EWS `ChangeKey` of the single or the series master): pass it as
+    /// `If-Match` to `PATCH`/`DELETE`. Not part of the content hash (a new ChangeKey alone is
+    /// no `event.updated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,8 @@
 //! * [`task`]: tasks as the application sees them ([`task::TaskDoc`]), their stable ids and
 //!   the pure mapping EWS task ↔ document; [`task_sync`]: the tasks folder's sync and the
 //!   task writes of the API.
+//! * [`writes`]: event writes from the application to Exchange: validation, conflicts, echo
+//!   tagging, policy, the durable queue.
 //! * [`telemetry`]: the engine's Prometheus series (through the `metrics` facade) and the
 //!   notification-to-webhook clock.
 //!
@@ -46,6 +48,7 @@ pub mod sync;
 pub mod task;
 pub mod task_sync;
 pub mod telemetry;
+pub mod writes;
 
-pub use api::{ConnectionReport, Connector, EngineError, Readiness};
+pub use api::{ConnectionReport, Connector, EngineError, Readiness, WriteMeta, WriteOutcome};
 pub use context::{Context, EngineSettings, ExchangeServer, Servers};

@@ -233,6 +233,7 @@ pub fn event_doc(
         changed_at,
         app_id: crate::catmap::app_id_of(fields),
         priority: None,
+        change_key: fields.item_id.as_ref().and_then(|i| i.change_key.as_ref()).map(|c| c.as_str().to_owned()),
     }
 }
 
@@ -301,12 +302,13 @@ pub fn recurrence_json(r: &Recurrence) -> serde_json::Value {
     json!({"pattern": pattern, "range": range})
 }
 
-/// SHA-256 (hex) of the document's JSON without `changed_at`. serde_json maps are ordered by
-/// key, so the JSON text is canonical.
+/// SHA-256 (hex) of the document's JSON without `changed_at` and `change_key`. serde_json
+/// maps are ordered by key, so the JSON text is canonical.
 pub fn content_hash(doc: &EventDoc) -> String {
     let mut value = serde_json::to_value(doc).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut() {
         obj.remove("changed_at");
+        obj.remove("change_key");
     }
     let digest = Sha256::digest(value.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -433,6 +435,9 @@ pub fn map_calendar_item(
         let mut doc = event_doc(source, &id, Some(series_key.encode()), &uid_text, times, &zone, joins);
         // An occurrence is all-day when its series is, whatever its own GetItem says.
         doc.is_all_day = item.is_all_day_event.unwrap_or(false);
+        // Its version is the series' (the master's ChangeKey, what a write of it is checked
+        // against).
+        doc.change_key = change_key.as_ref().map(|c| c.as_str().to_owned());
         rows.push(row(
             folder,
             MirrorKind::Occurrence,
@@ -494,6 +499,27 @@ pub fn exception_ids_in_window(master: &CalendarItem, window: (Timestamp, Timest
         })
         .map(|o| o.item_id.clone())
         .collect()
+}
+
+/// The 1-based EWS `InstanceIndex` of the occurrence of the series `master` originally
+/// starting at `original_start` (deleted or not); `None` when the series has no occurrence
+/// that day or cannot be expanded.
+pub fn occurrence_index(master: &CalendarItem, original_start: Timestamp) -> Option<i32> {
+    let zone = item_zone(master);
+    let start = instant(&master.start, &zone.tz)?;
+    let end = instant(&master.end, &zone.tz)?.max(start);
+    let recurrence = master.recurrence.as_ref()?;
+    let series = Series {
+        time_zone: &zone.tz,
+        start: zone.tz.to_datetime(start),
+        end: zone.tz.to_datetime(end),
+        is_all_day: master.is_all_day_event.unwrap_or(false),
+        recurrence,
+        modified: &[],
+        deleted: &[],
+    };
+    let index = series.expander().ok()?.index_of(original_start)?;
+    i32::try_from(index).ok()
 }
 
 /// The mirror-compatible document of an occurrence, exception or single as a CalendarView (or

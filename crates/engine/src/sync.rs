@@ -422,6 +422,11 @@ impl Pass<'_> {
             if quiet_creates {
                 outbox.retain(|e| !matches!(e.event_type, EventType::EventCreated | EventType::TaskCreated));
             }
+            if !outbox.is_empty() {
+                // The application's own writes are tagged as echoes, unlinked events dropped.
+                let unlinked = self.ctx.store.unlinked_events(self.user).await?;
+                crate::writes::filter_outbox(self.user, &unlinked, &mut outbox);
+            }
             let sync_state = match (&new_state, save_state) {
                 (Some(s), true) => Some(FolderSyncState {
                     user_id: self.user.clone(),

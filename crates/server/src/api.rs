@@ -1,13 +1,15 @@
-//! The `/api/v1` handlers (CONTRACT §4): users, events, presence, free/busy.
+//! The `/api/v1` handlers (CONTRACT §4): users, events (reads and writes), presence, free/busy.
 
 use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use exbridge_store::{DirectoryEntry, DirectoryUser, UpsertOutcome, UserId};
+use exbridge_engine::writes::EventInput;
+use exbridge_engine::{WriteMeta, WriteOutcome};
+use exbridge_store::{DirectoryEntry, DirectoryUser, Reservation, StoredResponse, UpsertOutcome, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -249,6 +251,229 @@ pub async fn free_busy(
     let (start, end) = window(q.start.as_deref(), q.end.as_deref(), Timestamp::now())?;
     let slots = app.connector.free_busy(&UserId::new(id), start, end).await?;
     Ok(Json(json!(slots)))
+}
+
+// --- event writes ----------------------------------------------------------------------------
+
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let text = v
+                .to_str()
+                .map_err(|_| ApiError::bad_request("invalid_header", format!("{name}: not visible ASCII")))?
+                .trim();
+            // `If-Match: "ck"` (an entity tag) and `If-Match: ck` both work.
+            let text = text.strip_prefix("W/").unwrap_or(text);
+            let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+            if text.is_empty() {
+                return Err(ApiError::bad_request("invalid_header", format!("{name}: must not be empty")));
+            }
+            Ok(Some(text.to_owned()))
+        }
+    }
+}
+
+/// One event write as the handlers pass it on.
+enum Write {
+    Create(Value),
+    Update(String, Value),
+    Delete(String),
+}
+
+fn render_event(doc: &exbridge_engine::event::EventDoc, caller: &Caller) -> Value {
+    let mut value = serde_json::to_value(doc).unwrap_or(Value::Null);
+    if !caller.private_details {
+        mask_event(&mut value);
+    }
+    value
+}
+
+/// The engine's answer as (status, body); errors stay errors (masked `current`).
+async fn run_write(
+    app: &AppState,
+    caller: &Caller,
+    user: &UserId,
+    write: Write,
+    meta: WriteMeta,
+) -> Result<(StatusCode, Value), ApiError> {
+    let outcome = match write {
+        Write::Create(body) => app.connector.create_event(user, body, meta).await,
+        Write::Update(id, body) => app.connector.update_event(user, &id, body, meta).await,
+        Write::Delete(id) => app.connector.delete_event(user, &id, meta).await,
+    };
+    let outcome = outcome.map_err(|e| {
+        let mut err = ApiError::from(e);
+        if !caller.private_details {
+            for (name, value) in &mut err.fields {
+                if *name == "current" {
+                    mask_event(value);
+                }
+            }
+        }
+        err
+    })?;
+    Ok(match outcome {
+        WriteOutcome::Created(doc) => (StatusCode::CREATED, render_event(&doc, caller)),
+        WriteOutcome::Updated(doc) => (StatusCode::OK, render_event(&doc, caller)),
+        WriteOutcome::Deleted => (StatusCode::NO_CONTENT, Value::Null),
+        WriteOutcome::Unlinked => (StatusCode::OK, json!({"status": "unlinked"})),
+        WriteOutcome::Queued { write_id } => (StatusCode::ACCEPTED, json!({"status": "queued", "write_id": write_id})),
+    })
+}
+
+fn respond(status: StatusCode, body: Value, replayed: bool) -> Response {
+    let mut response =
+        if status == StatusCode::NO_CONTENT { status.into_response() } else { (status, Json(body)).into_response() };
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The common path of the three write endpoints: `Idempotency-Key` (reserve, replay, refuse),
+/// `If-Match`, the engine, the stored answer.
+async fn write_endpoint(
+    app: AppState,
+    caller: Caller,
+    user: UserId,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    write: Write,
+) -> Result<Response, ApiError> {
+    let key = header(headers, "idempotency-key")?;
+    let if_match = header(headers, "if-match")?;
+    if key.as_ref().is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY) {
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            format!("Idempotency-Key: longer than {MAX_IDEMPOTENCY_KEY} characters"),
+        ));
+    }
+    // Bad bodies are refused before the key is taken (a corrected retry may use the same key).
+    match &write {
+        Write::Create(body) => {
+            EventInput::parse(body, true).map_err(|e| ApiError::from(exbridge_engine::EngineError::from(e)))?;
+        }
+        Write::Update(_, body) => {
+            EventInput::parse(body, false).map_err(|e| ApiError::from(exbridge_engine::EngineError::from(e)))?;
+        }
+        Write::Delete(_) => {}
+    }
+    let meta = WriteMeta { if_match: if_match.clone(), idempotency_key: key.clone() };
+    let Some(key) = key else {
+        let (status, body) = run_write(&app, &caller, &user, write, meta).await?;
+        return Ok(respond(status, body, false));
+    };
+    let body_for_hash = match &write {
+        Write::Create(b) | Write::Update(_, b) => Some(b.clone()),
+        Write::Delete(_) => None,
+    };
+    let scope = format!("{method} {path}\nif-match: {}", if_match.as_deref().unwrap_or(""));
+    let hash = exbridge_engine::writes::request_hash(method, &scope, body_for_hash.as_ref());
+    app.connector.ensure_user(&user).await?;
+    match app.store.idempotency_reserve(&user, &key, &hash).await? {
+        Reservation::Reserved => {}
+        Reservation::Existing(record) => {
+            if record.request_hash != hash {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    format!("Idempotency-Key {key:?} of user {user} was used for another request"),
+                ));
+            }
+            return match record.response {
+                Some(stored) => {
+                    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                    Ok(respond(status, stored.body, true))
+                }
+                None => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_in_flight",
+                    format!("a request with Idempotency-Key {key:?} of user {user} is still being processed"),
+                )),
+            };
+        }
+    }
+    let result = run_write(&app, &caller, &user, write, meta).await;
+    let stored = match &result {
+        Ok((status, body)) => Some(StoredResponse { status: status.as_u16(), body: body.clone() }),
+        // A final answer (4xx) is kept; a failure that may pass (5xx) frees the key for a retry.
+        Err(e) if e.status.is_client_error() => Some(StoredResponse { status: e.status.as_u16(), body: e.body() }),
+        Err(_) => None,
+    };
+    let kept = match stored {
+        Some(stored) => app.store.idempotency_complete(&user, &key, &stored).await,
+        None => app.store.idempotency_release(&user, &key).await,
+    };
+    if let Err(e) = kept {
+        tracing::warn!(user = %user, error = %e, "recording the Idempotency-Key outcome failed");
+    }
+    let (status, body) = result?;
+    Ok(respond(status, body, false))
+}
+
+fn json_body(body: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
+    let Json(value) = body?;
+    Ok(value)
+}
+
+/// `POST /api/v1/users/{id}/events`: 201 with the event, 202 when queued.
+pub async fn create_event(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(body)?;
+    let path = format!("/api/v1/users/{id}/events");
+    write_endpoint(app, caller, UserId::new(id), "POST", &path, &headers, Write::Create(body)).await
+}
+
+/// `PATCH /api/v1/users/{id}/events/{event_id}`: 200 with the event, 202 when queued, 409 on
+/// a stale version.
+pub async fn update_event(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, event_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(body)?;
+    let path = format!("/api/v1/users/{id}/events/{event_id}");
+    write_endpoint(app, caller, UserId::new(id), "PATCH", &path, &headers, Write::Update(event_id, body)).await
+}
+
+/// `DELETE /api/v1/users/{id}/events/{event_id}`: 204, 200 `{"status":"unlinked"}`, 202 when
+/// queued, 409 on a stale version.
+pub async fn delete_event(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, event_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let path = format!("/api/v1/users/{id}/events/{event_id}");
+    write_endpoint(app, caller, UserId::new(id), "DELETE", &path, &headers, Write::Delete(event_id)).await
+}
+
+/// `GET /api/v1/users/{id}/writes/{write_id}`: a queued write's state.
+pub async fn get_write(
+    State(app): State<AppState>,
+    Path((id, write_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let user = UserId::new(id);
+    match app.connector.write_status(&user, &write_id).await? {
+        Some(v) => Ok(Json(v)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "write_not_found",
+            format!("no queued write {write_id} for user {user}"),
+        )),
+    }
 }
 
 // --- health ----------------------------------------------------------------------------------

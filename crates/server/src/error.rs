@@ -6,6 +6,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use exbridge_engine::EngineError;
+use exbridge_engine::writes::WriteError;
 use exbridge_store::StoreError;
 
 /// An error answer of the API.
@@ -16,11 +17,27 @@ pub struct ApiError {
     pub code: &'static str,
     /// For humans: what was wrong, naming the field or the user.
     pub message: String,
+    /// More members of the `error` object (`ews_code`).
+    pub error_fields: Vec<(&'static str, serde_json::Value)>,
+    /// More top-level members of the body (`current` of a 409 conflict).
+    pub fields: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), error_fields: Vec::new(), fields: Vec::new() }
+    }
+
+    /// The same error with one more member of the `error` object.
+    pub fn with_error_field(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.error_fields.push((name, value));
+        self
+    }
+
+    /// The same error with one more top-level member of the body.
+    pub fn with_field(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.fields.push((name, value));
+        self
     }
 
     /// 400 with `code` and `message`.
@@ -40,7 +57,14 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": self.code, "message": self.message } })
+        let mut body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        for (name, value) in &self.error_fields {
+            body["error"][*name] = value.clone();
+        }
+        for (name, value) in &self.fields {
+            body[*name] = value.clone();
+        }
+        body
     }
 }
 
@@ -78,7 +102,25 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Store(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", message),
             EngineError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
+            EngineError::Write(w) => write_error(w, message),
         }
+    }
+}
+
+fn write_error(err: &WriteError, message: String) -> ApiError {
+    match err {
+        WriteError::Invalid { .. } => ApiError::bad_request("invalid_event", message),
+        WriteError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "event_not_found", message),
+        WriteError::Conflict { current, .. } => ApiError::new(StatusCode::CONFLICT, "conflict", message).with_field(
+            "current",
+            current.as_ref().and_then(|d| serde_json::to_value(d).ok()).unwrap_or(serde_json::Value::Null),
+        ),
+        WriteError::NotAllowed { code, .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+        WriteError::Rejected { ews_code, .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "exchange_rejected", message)
+                .with_error_field("ews_code", serde_json::Value::String(ews_code.clone()))
+        }
+        WriteError::InFlight(_) => ApiError::new(StatusCode::CONFLICT, "idempotency_in_flight", message),
     }
 }
 

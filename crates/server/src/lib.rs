@@ -17,8 +17,8 @@
 //! The server talks to the engine only through [`exbridge_engine::Connector`] and reads the
 //! outbox from [`exbridge_store::Store`]; it never talks to Exchange itself.
 //!
-//! The write endpoints of events (`POST/PATCH/DELETE …/events`) are not served yet; they
-//! answer 501 `not_implemented`.
+//! Event and task writes (`POST/PATCH/DELETE …/events`, `…/tasks`) go to the engine
+//! (`exbridge_engine::writes`, `exbridge_engine::task_sync`).
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]
@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use exbridge_engine::Connector;
 use exbridge_store::Store;
 use tokio::sync::watch;
@@ -119,6 +119,10 @@ fn route_table() -> Vec<(Method, &'static str, bool, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/users/{id}", true, get(api::get_user)),
         (Method::DELETE, "/api/v1/users/{id}", true, delete(api::delete_user)),
         (Method::GET, "/api/v1/users/{id}/events", true, get(api::events)),
+        (Method::POST, "/api/v1/users/{id}/events", true, post(api::create_event)),
+        (Method::PATCH, "/api/v1/users/{id}/events/{event_id}", true, patch(api::update_event)),
+        (Method::DELETE, "/api/v1/users/{id}/events/{event_id}", true, delete(api::delete_event)),
+        (Method::GET, "/api/v1/users/{id}/writes/{write_id}", true, get(api::get_write)),
         (Method::GET, "/api/v1/users/{id}/presence", true, get(api::presence)),
         (Method::GET, "/api/v1/users/{id}/freebusy", true, get(api::free_busy)),
         (Method::GET, "/api/v1/stream", true, get(sse::stream)),
@@ -168,23 +172,11 @@ async fn root(state: axum::extract::State<AppState>) -> axum::response::Response
     }
 }
 
-/// The answer for a request no route serves: 501 for the event and task write endpoints of
-/// CONTRACT §4 (not implemented yet), otherwise 405 (`path_exists`) or 404, in the API's error
+/// The answer for a request no route serves: 405 (`path_exists`) or 404, in the API's error
 /// shape.
 fn not_served(method: &Method, path: &str, path_exists: bool) -> ApiError {
     use axum::http::StatusCode;
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let write = matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE);
-    let calendar_write = write
-        && matches!(segments.as_slice(), ["", "api", "v1", "users", _, "events" | "tasks", ..])
-        && segments.len() <= 7;
-    if calendar_write {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            format!("{method} {path}: writing events and tasks through the API is not implemented yet"),
-        )
-    } else if path_exists {
+    if path_exists {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not served on {path}"))
     } else {
         ApiError::route_not_found(path)

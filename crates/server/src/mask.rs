@@ -59,6 +59,12 @@ pub fn mask_data(event_type: EventType, data: &mut Value, private_details: bool)
         | EventType::TaskDeleted => mask_event(data),
         EventType::PresenceChanged => mask_presence(data),
         EventType::UserMailboxResolved | EventType::UserSubscriptionFailed => {}
+        // The outcome of a queued write carries the event it wrote.
+        EventType::WriteCompleted | EventType::WriteFailed => {
+            if let Some(event) = data.get_mut("event") {
+                mask_event(event);
+            }
+        }
     }
 }
 

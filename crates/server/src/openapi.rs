@@ -45,6 +45,136 @@ fn standard_errors(mut responses: Value, extra: &[(&str, &str)]) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut doc = base_document();
+    add_event_writes(&mut doc);
+    doc
+}
+
+/// The event write endpoints (`POST/PATCH/DELETE …/events`, `GET …/writes/{write_id}`) and
+/// their schemas; see `exbridge_engine::writes` for the rules.
+fn add_event_writes(doc: &mut Value) {
+    let headers = |if_match: bool| {
+        let mut h = vec![
+            json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255},
+            "description": "Same key and same request: the stored answer again (one item written). Same key, other request: 422 \
+                idempotency_key_reused. While the first request runs: 409 idempotency_in_flight. Kept 24 h."}),
+        ];
+        if if_match {
+            h.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                "description": "The change_key the write is based on; stale: 409 conflict with `current`. Without it the \
+                    mirror's version is used and a change made in Exchange meanwhile is a 409 too."}));
+        }
+        h
+    };
+    let event_id = json!({"name": "event_id", "in": "path", "required": true, "schema": {"type": "string"},
+        "description": "A single's or series' id (the series document: the master), or an occurrence's `uid~YYYYMMDDTHHMMSSZ`"});
+    let write_errors = |extra: &[(&str, &str)]| {
+        let mut list = vec![
+            ("400", "Invalid body (the message names the field)"),
+            ("404", "Unknown user, no mailbox, or unknown event"),
+            (
+                "422",
+                "not_allowed_by_settings (direction exchange_to_app), read_only_meeting (organised by someone \
+                else), private_not_allowed (skip_private), exchange_rejected (with ews_code), idempotency_key_reused",
+            ),
+            ("502", "Exchange failed"),
+        ];
+        list.extend_from_slice(extra);
+        list.into_iter().map(|(a, b)| (a.to_owned(), b.to_owned())).collect::<Vec<_>>()
+    };
+    let errors = |responses: Value, extra: &[(&str, &str)]| {
+        let owned = write_errors(extra);
+        let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        standard_errors(responses, &refs)
+    };
+    let queued = json_response(
+        "Exchange is unreachable or throttling: the write is queued durably and applied in order; \
+        its outcome comes as write.completed / write.failed",
+        schema_ref("QueuedWrite"),
+    );
+    let conflict = json!({"description": "The write is based on an old version (Exchange is the system of record)",
+        "content": {"application/json": {"schema": schema_ref("Conflict")}}});
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    let events = paths.get_mut("/api/v1/users/{id}/events").expect("events path");
+    events["post"] = json!({
+        "summary": "Create an event (single or series) in the user's mailbox",
+        "description": "Meetings (with attendees) are sent to them. The answer is the event as the mirror holds it after \
+            the user's sync (a series: its series document), with change_key.",
+        "operationId": "createEvent",
+        "parameters": headers(false),
+        "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("EventWrite")}}},
+        "responses": errors(json!({"201": json_response("Created", schema_ref("Event")), "202": queued.clone()}),
+            &[("409", "idempotency_in_flight")])
+    });
+    let mut item = json!({
+        "parameters": [user_id_param(), event_id],
+        "patch": {
+            "summary": "Change a single, a series or one occurrence (which becomes an exception)",
+            "operationId": "updateEvent",
+            "parameters": headers(true),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("EventWrite")}}},
+            "responses": errors(json!({"200": json_response("Changed", schema_ref("Event")), "202": queued.clone(),
+                "409": conflict.clone()}), &[])
+        },
+        "delete": {
+            "summary": "Delete a single, a whole series or one occurrence (attendees get cancellations)",
+            "description": "With the user's delete_in_exchange false the item stays in Exchange and is unlinked: 200 \
+                {\"status\":\"unlinked\"}, no more webhooks about it, no longer listed.",
+            "operationId": "deleteEvent",
+            "parameters": headers(true),
+            "responses": errors(json!({"204": {"description": "Deleted"},
+                "200": json_response("Unlinked", json!({"type": "object", "properties": {"status": {"const": "unlinked"}}})),
+                "202": queued, "409": conflict}), &[])
+        }
+    });
+    item["patch"]["responses"]["409"]["description"] =
+        json!("The write is based on an old version (409 conflict with current), or idempotency_in_flight");
+    paths.insert("/api/v1/users/{id}/events/{event_id}".into(), item);
+    paths.insert("/api/v1/users/{id}/writes/{write_id}".into(), json!({
+        "parameters": [user_id_param(),
+            {"name": "write_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": {
+            "summary": "A queued write's state", "operationId": "getWrite",
+            "responses": standard_errors(json!({"200": json_response("The write", json!({"type": "object", "properties": {
+                "write_id": {"type": "string"}, "status": {"enum": ["queued", "done", "failed"]},
+                "attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+                "result": {"description": "The data of its write.completed / write.failed"}}}))}),
+                &[("404", "Unknown write")])
+        }
+    }));
+    let schemas = doc["components"]["schemas"].as_object_mut().expect("schemas");
+    schemas["Event"]["properties"]["change_key"] =
+        json!({"type": "string", "description": "The item's version: send it as If-Match"});
+    schemas.insert("EventWrite".into(), json!({"type": "object",
+        "description": "POST needs subject, start, end; PATCH any subset (null clears location, body, categories, \
+            attendees). Read-only Event fields (id, uid, organizer, change_key, …) are ignored; others are refused.",
+        "properties": {
+            "subject": {"type": "string", "maxLength": 255},
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "time_zone": {"type": "string", "description": "IANA name; default UTC"},
+            "is_all_day": {"type": "boolean"}, "location": {"type": ["string", "null"]}, "body": {"type": ["string", "null"]},
+            "is_private": {"type": "boolean"}, "categories": {"type": ["array", "null"], "items": {"type": "string"}},
+            "importance": {"enum": ["low", "normal", "high"]},
+            "free_busy": {"enum": ["free", "tentative", "busy", "oof", "working_elsewhere"]},
+            "attendees": {"type": ["array", "null"], "items": {"type": "object", "required": ["email"], "properties": {
+                "email": {"type": "string"}, "name": {"type": "string"}, "type": {"enum": ["required", "optional", "resource"]}}}},
+            "recurrence": {"type": "object", "description": "As the series documents carry it: {pattern: {type: daily|weekly|\
+                absolute_monthly|relative_monthly|absolute_yearly|relative_yearly, …}, range: {type: no_end|end_date|numbered, \
+                start_date, …}}"}
+        }}));
+    schemas.insert(
+        "QueuedWrite".into(),
+        json!({"type": "object", "required": ["status", "write_id"], "properties": {
+        "status": {"const": "queued"}, "write_id": {"type": "string"}}}),
+    );
+    schemas.insert(
+        "Conflict".into(),
+        json!({"allOf": [schema_ref("Error"), {"type": "object", "properties": {
+        "current": {"oneOf": [schema_ref("Event"), {"type": "null"}], "description": "The event as it is now"}}}]}),
+    );
+}
+
+fn base_document() -> Value {
     let nullable_string = json!({"type": ["string", "null"]});
     let event_types: Vec<&str> = exbridge_store::EventType::ALL.iter().map(|t| t.as_str()).collect();
     let mut doc = json!({
@@ -254,7 +384,8 @@ pub fn document() -> Value {
                     "type": {"enum": event_types},
                     "user_id": {"type": "string"},
                     "occurred_at": {"type": "string", "format": "date-time"},
-                    "data": {"description": "An Event for event.*, a Presence for presence.changed"}
+                    "data": {"description": "An Event for event.*, a Presence for presence.changed, \
+                        {write_id, idempotency_key?, status, event?, error?} for write.completed / write.failed"}
                 }}
             }
         }

@@ -179,17 +179,16 @@ async fn unknown_users_and_routes_are_404() {
     }
     let (status, body) = json_of(s.get("/api/v1/nothing-here").send().await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].clone()), (404, json!("route_not_found")));
-    // Write endpoints of events and tasks are not served yet: 501, saying so.
-    for (method, path) in [
-        ("POST", "/api/v1/users/u1/events"),
-        ("PATCH", "/api/v1/users/u1/events/e1"),
-        ("DELETE", "/api/v1/users/u1/events/e1"),
-        ("POST", "/api/v1/users/u1/tasks"),
-    ] {
-        let r = s.client.request(method.parse().unwrap(), s.url(path)).bearer_auth(TOKEN).json(&json!({}));
+    // Event writes check their body first: 400 naming the field.
+    for (method, path, field) in
+        [("POST", "/api/v1/users/u1/events", "subject"), ("PATCH", "/api/v1/users/u1/events/e1", "colour")]
+    {
+        let body = if method == "POST" { json!({"start": "2026-01-01T10:00:00Z"}) } else { json!({"colour": 1}) };
+        let r = s.client.request(method.parse().unwrap(), s.url(path)).bearer_auth(TOKEN).json(&body);
         let (status, body) = json_of(r.send().await.unwrap()).await;
-        assert_eq!((status, body["error"]["code"].clone()), (501, json!("not_implemented")), "{method} {path}");
-        assert!(body["error"]["message"].as_str().unwrap().contains("not implemented yet"));
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!("invalid_event")), "{method} {path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(field), "{message}");
     }
     let r = s.client.patch(s.url("/api/v1/users")).bearer_auth(TOKEN).send().await.unwrap();
     let (status, body) = json_of(r).await;

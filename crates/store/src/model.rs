@@ -200,6 +200,8 @@ string_enum! {
         TaskDeleted = "task.deleted",
         UserMailboxResolved = "user.mailbox_resolved",
         UserSubscriptionFailed = "user.subscription_failed",
+        WriteCompleted = "write.completed",
+        WriteFailed = "write.failed",
     }
 }
 
@@ -751,7 +753,7 @@ mod tests {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(EventType::ALL.len(), 10);
+        assert_eq!(EventType::ALL.len(), 12);
         assert_eq!(EventType::EventCreated.as_str(), "event.created");
         for k in MailboxStatus::ALL {
             assert_eq!(MailboxStatus::parse(k.as_str()), Some(*k));
@@ -816,4 +818,57 @@ mod tests {
                 "occurred_at":"2026-01-01T10:00:00Z","data":{"uid":"x"}})
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pending writes and unlinked events
+
+/// Where a queued API write stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingWriteState {
+    /// Waiting to be applied (again) at `next_attempt_at`.
+    Queued,
+    /// Applied in Exchange.
+    Done,
+    /// Given up: Exchange rejected it (or it conflicted).
+    Failed,
+}
+
+impl PendingWriteState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingWriteState::Queued => "queued",
+            PendingWriteState::Done => "done",
+            PendingWriteState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(PendingWriteState::Queued),
+            "done" => Some(PendingWriteState::Done),
+            "failed" => Some(PendingWriteState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An API write accepted while Exchange could not take it (the engine's `writes` module).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingWrite {
+    pub id: String,
+    pub user_id: UserId,
+    /// Order of the user's writes (store-assigned, increasing).
+    pub seq: i64,
+    pub idempotency_key: Option<String>,
+    /// The write as the engine describes it (JSON).
+    pub operation: serde_json::Value,
+    pub state: PendingWriteState,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    /// The outcome once done or failed (the `write.completed`/`write.failed` data).
+    pub result: Option<serde_json::Value>,
+    pub created_at: Timestamp,
 }

@@ -255,6 +255,34 @@ const META_CHECK: &str = "key_check";
 // ---------------------------------------------------------------------------------------------
 // value conversion
 
+fn pending_write_from_row(row: &SqliteRow) -> Result<PendingWrite> {
+    const T: &str = "pending_writes";
+    let json = |column: &'static str, text: &str| {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt { table: T, column, detail: e.to_string() })
+    };
+    let state: String = row.get("state");
+    let operation: String = row.get("operation");
+    let result: Option<String> = row.get("result");
+    let attempts: i64 = row.get("attempts");
+    Ok(PendingWrite {
+        id: row.get("id"),
+        user_id: UserId::new(row.get::<String, _>("user_id")),
+        seq: row.get("seq"),
+        idempotency_key: row.get("idempotency_key"),
+        operation: json("operation", &operation)?,
+        state: PendingWriteState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+            table: T,
+            column: "state",
+            detail: format!("unknown state {state:?}"),
+        })?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at: timestamp(row.get("next_attempt_at"), T, "next_attempt_at")?,
+        last_error: row.get("last_error"),
+        result: result.as_deref().map(|r| json("result", r)).transpose()?,
+        created_at: timestamp(row.get("created_at"), T, "created_at")?,
+    })
+}
+
 /// Times are stored as unix milliseconds: finer precision is truncated.
 fn ms(ts: Timestamp) -> i64 {
     ts.as_millisecond()
@@ -1299,6 +1327,110 @@ impl Store for SqliteStore {
             .await
             .map_err(db("prune idempotency keys"))?;
         Ok(done.rows_affected())
+    }
+
+    async fn enqueue_write(
+        &self,
+        user: &UserId,
+        id: &str,
+        idempotency_key: Option<&str>,
+        operation: &serde_json::Value,
+    ) -> Result<PendingWrite> {
+        const OP: &str = "queue a write";
+        let at = now();
+        let mut tx = self.begin(OP).await?;
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM pending_writes WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        sqlx::query(
+            "INSERT INTO pending_writes (id, user_id, seq, idempotency_key, operation, state, attempts, \
+             next_attempt_at, last_error, result, created_at) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, NULL, NULL, ?)",
+        )
+        .bind(id)
+        .bind(user.as_str())
+        .bind(seq)
+        .bind(idempotency_key)
+        .bind(operation.to_string())
+        .bind(ms(at))
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_user(OP, user))?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(PendingWrite {
+            id: id.to_owned(),
+            user_id: user.clone(),
+            seq,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            operation: operation.clone(),
+            state: PendingWriteState::Queued,
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            result: None,
+            created_at: at,
+        })
+    }
+
+    async fn queued_writes(&self, user: Option<&UserId>) -> Result<Vec<PendingWrite>> {
+        let rows = sqlx::query(
+            "SELECT * FROM pending_writes WHERE state = 'queued' AND (? IS NULL OR user_id = ?) ORDER BY user_id, seq",
+        )
+        .bind(user.map(|u| u.as_str()))
+        .bind(user.map(|u| u.as_str()))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db("list queued writes"))?;
+        rows.iter().map(pending_write_from_row).collect()
+    }
+
+    async fn pending_write(&self, id: &str) -> Result<Option<PendingWrite>> {
+        let row = sqlx::query("SELECT * FROM pending_writes WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db("read a queued write"))?;
+        row.as_ref().map(pending_write_from_row).transpose()
+    }
+
+    async fn update_write(&self, write: &PendingWrite) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE pending_writes SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, result = ? \
+             WHERE id = ?",
+        )
+        .bind(write.state.as_str())
+        .bind(i64::from(write.attempts))
+        .bind(ms(write.next_attempt_at))
+        .bind(write.last_error.as_deref())
+        .bind(write.result.as_ref().map(|r| r.to_string()))
+        .bind(&write.id)
+        .execute(self.writer())
+        .await
+        .map_err(db("update a queued write"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn unlink_event(&self, user: &UserId, event_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO unlinked_events (user_id, event_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(user.as_str())
+        .bind(event_id)
+        .bind(ms(now()))
+        .execute(self.writer())
+        .await
+        .map_err(db_user("unlink an event", user))?;
+        Ok(())
+    }
+
+    async fn unlinked_events(&self, user: &UserId) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT event_id FROM unlinked_events WHERE user_id = ? ORDER BY event_id")
+            .bind(user.as_str())
+            .fetch_all(self.reader())
+            .await
+            .map_err(db("list unlinked events"))
     }
 
     fn encrypts_at_rest(&self) -> bool {

@@ -232,4 +232,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes a secret; returns whether there was one.
     async fn delete_secret(&self, name: &str) -> Result<bool>;
+
+    // --- API writes (schema 4) ---------------------------------------------------------------
+
+    /// Queues an API write for `user` (state `queued`, due at once, `seq` after the user's
+    /// others). Fails with `UnknownUser` when the user is not in the directory.
+    async fn enqueue_write(
+        &self,
+        user: &UserId,
+        id: &str,
+        idempotency_key: Option<&str>,
+        operation: &serde_json::Value,
+    ) -> Result<PendingWrite> {
+        let _ = (user, id, idempotency_key, operation);
+        Err(crate::StoreError::Invalid("this store does not queue writes".into()))
+    }
+
+    /// Queued writes (state `queued`), of one user or all, ordered by user then `seq`.
+    async fn queued_writes(&self, user: Option<&UserId>) -> Result<Vec<PendingWrite>> {
+        let _ = user;
+        Ok(Vec::new())
+    }
+
+    /// One write, whatever its state.
+    async fn pending_write(&self, id: &str) -> Result<Option<PendingWrite>> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// Records an attempt's outcome: the new state, attempts, next attempt, error and result.
+    /// Returns false when there is no such write.
+    async fn update_write(&self, write: &PendingWrite) -> Result<bool> {
+        let _ = write;
+        Ok(false)
+    }
+
+    /// Records that the application unlinked the event `event_id` (a single, a series or an
+    /// occurrence; its user's `delete_in_exchange` is false): the item stays in Exchange, the
+    /// application hears no more about it.
+    async fn unlink_event(&self, user: &UserId, event_id: &str) -> Result<()> {
+        let _ = (user, event_id);
+        Err(crate::StoreError::Invalid("this store does not record unlinked events".into()))
+    }
+
+    /// The event ids the application unlinked.
+    async fn unlinked_events(&self, user: &UserId) -> Result<Vec<String>> {
+        let _ = user;
+        Ok(Vec::new())
+    }
 }

@@ -45,6 +45,7 @@ fn doc(id: &EventId, series_id: Option<String>, subject: &str, start: Timestamp,
         changed_at: Timestamp::from_second(stamp).unwrap().to_string(),
         app_id: None,
         priority: None,
+        change_key: None,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod directory;
 pub mod presence;
 pub mod scheduler;
 mod tasks;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -189,6 +190,10 @@ struct Inner {
     /// Users whose window (`sync_start`) changed: their next sync is followed by a silent full
     /// pass (see [`crate::policy`], rule 5).
     silent_resync: Mutex<std::collections::HashSet<UserId>>,
+    /// API writes of one user, one at a time and in order (see [`writes`]).
+    write_locks: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Wakes the queued-write applier.
+    write_wake: tokio::sync::Notify,
 }
 
 fn store_err<'u>(user: &'u UserId, what: &str) -> impl FnOnce(StoreError) -> scheduler::Failed + 'u {
@@ -276,6 +281,8 @@ impl Engine {
                 last_unknown_refresh: Mutex::new(None),
                 echoes: crate::task_sync::Echoes::default(),
                 silent_resync: Mutex::new(std::collections::HashSet::new()),
+                write_locks: Mutex::new(HashMap::new()),
+                write_wake: tokio::sync::Notify::new(),
             }
         });
         let mut tasks = Vec::new();
@@ -308,6 +315,7 @@ impl Engine {
             "oof poll",
         )));
         tasks.push(tokio::spawn(inner.clone().prune_loop()));
+        tasks.push(tokio::spawn(inner.clone().write_loop()));
         inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend(tasks);
         Ok(Arc::new(Engine { ctx, inner }))
     }
@@ -991,8 +999,15 @@ impl Connector for Engine {
         let skip_private = entry.user.settings.skip_private;
         if entry.mailbox.synced_at.is_some() {
             let rows = self.ctx.store.events_in_window(user, FolderKind::Calendar, start, end).await?;
+            let unlinked = self.ctx.store.unlinked_events(user).await?;
             return Ok(rows
                 .into_iter()
+                .filter(|row| {
+                    // Events the application unlinked (DELETE with delete_in_exchange false).
+                    let id = row.event.get("id").and_then(|v| v.as_str());
+                    let series = row.event.get("series_id").and_then(|v| v.as_str());
+                    !unlinked.iter().any(|u| Some(u.as_str()) == id || Some(u.as_str()) == series)
+                })
                 .filter_map(|row| match serde_json::from_value::<EventDoc>(row.event) {
                     Ok(doc) => Some(doc),
                     Err(e) => {
@@ -1101,6 +1116,41 @@ impl Connector for Engine {
 
     async fn delete_task(&self, user: &UserId, id: &str, if_match: Option<&str>) -> Result<(), TaskError> {
         self.delete_task_in(user, id, if_match).await
+    }
+
+    async fn create_event(
+        &self,
+        user: &UserId,
+        body: serde_json::Value,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        self.inner.write(user, crate::writes::WriteOp::Create { body }, meta).await
+    }
+
+    async fn update_event(
+        &self,
+        user: &UserId,
+        event_id: &str,
+        body: serde_json::Value,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        let op =
+            crate::writes::WriteOp::Update { event_id: event_id.to_owned(), body, if_match: meta.if_match.clone() };
+        self.inner.write(user, op, meta).await
+    }
+
+    async fn delete_event(
+        &self,
+        user: &UserId,
+        event_id: &str,
+        meta: crate::api::WriteMeta,
+    ) -> Result<crate::api::WriteOutcome, EngineError> {
+        let op = crate::writes::WriteOp::Delete { event_id: event_id.to_owned(), if_match: meta.if_match.clone() };
+        self.inner.write(user, op, meta).await
+    }
+
+    async fn write_status(&self, user: &UserId, write_id: &str) -> Result<Option<serde_json::Value>, EngineError> {
+        self.inner.write_status(user, write_id).await
     }
 
     async fn record_gauges(&self) {

@@ -348,6 +348,7 @@ mod tests {
             changed_at: start.to_string(),
             app_id: None,
             priority: None,
+            change_key: None,
         }
     }
 

@@ -59,6 +59,7 @@ pub fn event(id: &str, subject: &str, private: bool) -> EventDoc {
         changed_at: "2026-03-01T08:00:00Z".into(),
         app_id: None,
         priority: None,
+        change_key: None,
     }
 }
 
