@@ -199,8 +199,13 @@ pub fn changed_fields(old: Option<&Value>, new: &Value) -> Vec<String> {
     let empty = serde_json::Map::new();
     let old = old.and_then(Value::as_object).unwrap_or(&empty);
     let new = new.as_object().unwrap_or(&empty);
-    let keys: BTreeSet<&str> =
-        old.keys().chain(new.keys()).map(String::as_str).filter(|k| *k != "changed_at" && *k != "changed").collect();
+    // The version fields change with every change; they are not what changed.
+    let keys: BTreeSet<&str> = old
+        .keys()
+        .chain(new.keys())
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "changed_at" | "changed" | "change_key"))
+        .collect();
     let differs = |k: &str| old.get(k).unwrap_or(&Value::Null) != new.get(k).unwrap_or(&Value::Null);
     let mut out: Vec<String> =
         DOC_FIELDS.iter().filter(|f| keys.contains(**f) && differs(f)).map(|f| (*f).to_owned()).collect();
@@ -242,6 +247,15 @@ mod tests {
     use super::*;
     use exbridge_store::{FolderKind, InstanceKey, ItemId, MirrorKey, Uid};
     use serde_json::json;
+
+    #[test]
+    fn version_fields_are_not_listed_as_changed() {
+        let old = json!({"subject": "A", "start": "s1", "change_key": "ck1", "changed_at": "t1"});
+        let new = json!({"subject": "A", "start": "s2", "change_key": "ck2", "changed_at": "t2"});
+        assert_eq!(changed_fields(Some(&old), &new), ["start"]);
+        let same = json!({"subject": "A", "start": "s1", "change_key": "ck2", "changed_at": "t2"});
+        assert!(changed_fields(Some(&old), &same).is_empty());
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -131,7 +131,26 @@ async fn direction_app_to_exchange_forwards_no_exchange_change() {
     assert!(on.is_empty(), "app_to_exchange must forward no Exchange change: {:#?}", summary(&on));
     assert_eq!(off.len(), 3, "{:#?}", summary(&off));
     let _ = now;
-    // app → Exchange half: see writes.rs
+    // app → Exchange: `app_to_exchange` takes the application's writes; switched to
+    // `exchange_to_app`, the same user's writes are refused (422) while `off` (both) takes them.
+    let write = json!({"subject": "From the app", "start": at(40), "end": at(41)});
+    let (status, doc) =
+        s.connector.api.request(reqwest::Method::POST, "/api/v1/users/on/events", Some(write.clone()), &[]).await;
+    assert_eq!(status.as_u16(), 201, "{doc}");
+    assert!(
+        s.sim.api.item_by_uid(ON, doc["uid"].as_str().unwrap()).await.is_some(),
+        "the app's event must be in Exchange"
+    );
+    let mut user = user_for("on", ON);
+    user["settings"] = json!({"direction": "exchange_to_app"});
+    s.connector.api.post_user(user).await;
+    let (status, err) =
+        s.connector.api.request(reqwest::Method::POST, "/api/v1/users/on/events", Some(write.clone()), &[]).await;
+    assert_eq!((status.as_u16(), err["error"]["code"].as_str()), (422, Some("not_allowed_by_settings")), "{err}");
+    let (status, doc) =
+        s.connector.api.request(reqwest::Method::POST, "/api/v1/users/off/events", Some(write), &[]).await;
+    assert_eq!(status.as_u16(), 201, "{doc}");
+    println!("direction: app write for app_to_exchange 201, for exchange_to_app 422, for both 201");
     s.receiver.assert_all_valid();
 }
 
@@ -176,7 +195,8 @@ async fn delete_in_app_false_unlinks_instead_of_deleting() {
     assert!(off.iter().all(|d| d.event_type == "event.deleted") && off.len() == 3, "{:#?}", summary(&off));
     // Both mirrors dropped the item.
     s.wait_listed("on", &a["uid"], false).await;
-    // app → Exchange half: see writes.rs
+    // app → Exchange: deletes from the application are governed by `delete_in_exchange`
+    // (writes.rs `settings_govern_writes`: a DELETE becomes an unlink, the item stays).
     s.receiver.assert_all_valid();
 }
 
@@ -215,6 +235,16 @@ async fn skip_private_hides_private_items() {
     let types: Vec<&str> = on.iter().map(|d| d.event_type.as_str()).collect();
     assert_eq!(types, ["event.created", "event.deleted", "event.created"]);
 
+    // app → Exchange: a private event from the application is refused for `on` (it could never
+    // come back to it), taken for `off`.
+    let secret = json!({"subject": "App secret", "start": at(42), "end": at(43), "is_private": true});
+    let (status, err) =
+        s.connector.api.request(reqwest::Method::POST, "/api/v1/users/on/events", Some(secret.clone()), &[]).await;
+    assert_eq!((status.as_u16(), err["error"]["code"].as_str()), (422, Some("private_not_allowed")), "{err}");
+    let (status, doc) =
+        s.connector.api.request(reqwest::Method::POST, "/api/v1/users/off/events", Some(secret), &[]).await;
+    assert_eq!((status.as_u16(), doc["is_private"].as_bool()), (201, Some(true)), "{doc}");
+
     // Settings changed later: skip_private off → the private items are announced at once.
     let m4 = s.receiver.mark();
     let mut user = user_for("on", ON);
@@ -222,7 +252,6 @@ async fn skip_private_hides_private_items() {
     s.connector.api.post_user(user).await;
     s.wait(m4, "on", "event.created", &pa["uid"]).await;
     s.wait_listed("on", &pa["uid"], true).await;
-    // app → Exchange half: see writes.rs
     s.receiver.assert_all_valid();
 }
 
@@ -258,7 +287,8 @@ async fn sync_start_cuts_older_items_and_a_later_change_is_silent() {
     let after = s.events_for(m2, "on").await;
     println!("sync_start removed: on got {:?}", summary(&after));
     assert!(after.is_empty(), "a window change must be silent: {:#?}", summary(&after));
-    // app → Exchange half: see writes.rs
+    // app → Exchange: `sync_start` only bounds what is mirrored; the application's writes are
+    // governed by `direction` (above) and `skip_private` (below).
     s.receiver.assert_all_valid();
 }
 
@@ -289,7 +319,8 @@ async fn updates_list_the_changed_fields_for_an_organisers_time_change() {
     s.sim.api.patch_item(OFF, m["item_id"].as_str().unwrap(), json!({"location": "Board room"})).await;
     let on = s.wait(m3, "on", "event.updated", &m["uid"]).await;
     assert_eq!(on.data["changed"], json!(["location"]), "{}", on.data);
-    // app → Exchange half: see writes.rs
+    // app → Exchange: a meeting organised by someone else is read-only for the application
+    // (writes.rs `meetings_and_conflicts`: PATCH/DELETE on the attendee's copy → 422).
     s.receiver.assert_all_valid();
 }
 

@@ -490,12 +490,7 @@ mod tests {
         assert!(tracker.update_oof(&user, Oof::disabled()), "the first answer is a change");
         wait_for(1).await;
         assert!(!tracker.update_oof(&user, Oof::disabled()), "the same answer again is no change");
-        let away = Oof {
-            state: OofState::Enabled,
-            start: None,
-            end: None,
-            internal_reply: Some("Away".into()),
-        };
+        let away = Oof { state: OofState::Enabled, start: None, end: None, internal_reply: Some("Away".into()) };
         assert!(tracker.update_oof(&user, away.clone()), "another answer is a change");
         wait_for(2).await;
         assert_eq!(tracker.oof(&user), Some(away));
