@@ -164,6 +164,83 @@ pub(crate) fn message_error(
     )
 }
 
+/// One page of `SyncFolderItems` (IdOnly): the items created or changed (each id once), the
+/// items deleted, the new sync state and whether this was the last page. Shared by the calendar
+/// and the tasks passes.
+pub(crate) struct SyncPage {
+    pub changed: Vec<ews_proto::ItemId>,
+    pub deleted: Vec<ItemId>,
+    pub new_state: Option<SyncState>,
+    pub last_page: bool,
+}
+
+/// Why [`sync_page`] failed: the stored sync state is no longer valid (the caller resyncs), or
+/// anything else.
+pub(crate) enum PageError {
+    InvalidSyncState,
+    Ews(EwsError),
+}
+
+/// Fetches the page of `folder` after `state` (the first page without one).
+pub(crate) async fn sync_page(
+    server: &ExchangeServer,
+    mailbox: &SmtpAddress,
+    folder: FolderId,
+    state: Option<&SyncState>,
+    page_size: i32,
+) -> Result<SyncPage, PageError> {
+    let request = SyncFolderItems::new(folder, state.cloned().map(|s| s.into_string().into()), page_size);
+    let response = match server.client.call(Some(mailbox), request).await {
+        Ok(r) => r,
+        // Some servers answer a bad state with a SOAP fault rather than a message.
+        Err(e) if state.is_some() && e.response_code() == Some(&ResponseCode::ErrorInvalidSyncStateData) => {
+            return Err(PageError::InvalidSyncState);
+        }
+        Err(e) => return Err(PageError::Ews(e)),
+    };
+    let Some(msg) = response.messages.into_iter().next() else {
+        return Err(PageError::Ews(EwsError::new(
+            ErrorClass::Transient,
+            ErrorKind::Protocol,
+            format!("SyncFolderItems for {mailbox}: no response message"),
+        )));
+    };
+    if !msg.status.is_success() {
+        if msg.status.code() == ResponseCode::ErrorInvalidSyncStateData && state.is_some() {
+            return Err(PageError::InvalidSyncState);
+        }
+        return Err(PageError::Ews(message_error(server, "SyncFolderItems", Some(mailbox), &msg.status)));
+    }
+    let last_page = msg.includes_last_item_in_range != Some(false);
+    let new_state = msg.sync_state.clone().map(|s| SyncState::new(s.0));
+    let mut changed: Vec<ews_proto::ItemId> = Vec::new();
+    let mut changed_seen = BTreeSet::new();
+    let mut deleted: Vec<ItemId> = Vec::new();
+    for change in msg.changes() {
+        match change {
+            SyncChange::Create(item) | SyncChange::Update(item) => {
+                if let Some(id) = item.item_id()
+                    && changed_seen.insert(id.id.as_str().to_owned())
+                {
+                    changed.push(id.clone());
+                }
+            }
+            SyncChange::Delete(id) => deleted.push(ItemId::new(id.id.as_str())),
+            SyncChange::ReadFlagChange { .. } => {}
+        }
+    }
+    Ok(SyncPage { changed, deleted, new_state, last_page })
+}
+
+impl From<PageError> for PassError {
+    fn from(e: PageError) -> Self {
+        match e {
+            PageError::InvalidSyncState => PassError::InvalidSyncState,
+            PageError::Ews(e) => PassError::Sync(e.into()),
+        }
+    }
+}
+
 enum PassError {
     InvalidSyncState,
     Sync(SyncError),
@@ -307,52 +384,10 @@ impl Pass<'_> {
         let mut quiet_creates = false;
         let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
         loop {
-            let request =
-                SyncFolderItems::new(self.folder_id(), state.clone().map(|s| s.into_string().into()), page_size);
             report.requests += 1;
             report.pages += 1;
-            let response = match self.server.client.call(Some(self.mailbox), request).await {
-                Ok(r) => r,
-                // Some servers answer a bad state with a SOAP fault rather than a message.
-                Err(e) if state.is_some() && e.response_code() == Some(&ResponseCode::ErrorInvalidSyncStateData) => {
-                    return Err(PassError::InvalidSyncState);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(msg) = response.messages.into_iter().next() else {
-                return Err(EwsError::new(
-                    ErrorClass::Transient,
-                    ErrorKind::Protocol,
-                    format!("SyncFolderItems for {}: no response message", self.mailbox),
-                )
-                .into());
-            };
-            if !msg.status.is_success() {
-                if msg.status.code() == ResponseCode::ErrorInvalidSyncStateData && state.is_some() {
-                    return Err(PassError::InvalidSyncState);
-                }
-                return Err(message_error(self.server, "SyncFolderItems", Some(self.mailbox), &msg.status).into());
-            }
-            let last_page = msg.includes_last_item_in_range != Some(false);
-            let new_state = msg.sync_state.clone().map(|s| SyncState::new(s.0));
-
-            // What changed on this page.
-            let mut changed: Vec<ews_proto::ItemId> = Vec::new();
-            let mut changed_seen = BTreeSet::new();
-            let mut deleted: Vec<ItemId> = Vec::new();
-            for change in msg.changes() {
-                match change {
-                    SyncChange::Create(item) | SyncChange::Update(item) => {
-                        if let Some(id) = item.item_id()
-                            && changed_seen.insert(id.id.as_str().to_owned())
-                        {
-                            changed.push(id.clone());
-                        }
-                    }
-                    SyncChange::Delete(id) => deleted.push(ItemId::new(id.id.as_str())),
-                    SyncChange::ReadFlagChange { .. } => {}
-                }
-            }
+            let SyncPage { changed, mut deleted, new_state, last_page } =
+                sync_page(self.server, self.mailbox, self.folder_id(), state.as_ref(), page_size).await?;
             let (items, missing) = self.fetch(&changed, report, &mut skipped).await?;
             deleted.extend(missing);
 

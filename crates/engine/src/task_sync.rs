@@ -16,14 +16,14 @@
 //! Exchange after the write has another ChangeKey and is announced normally. Deletions are
 //! matched by ItemId alone.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use ews_client::{ErrorClass, ErrorKind, EwsError};
 use ews_proto::items::{Item, Task};
 use ews_proto::ops::{
     CalendarItemCreateOrDeleteOperation, ConflictResolution, CreateItem, DeleteItem, DisposalType, GetItem, ItemChange,
-    SyncChange, SyncFolderItems, UpdateItem,
+    UpdateItem,
 };
 use ews_proto::shape::{BaseShape, BodyTypeResponse, ItemShape};
 use ews_proto::{FolderId, ResponseCode, SmtpAddress};
@@ -35,7 +35,7 @@ use jiff::Timestamp;
 use crate::context::{Context, ExchangeServer};
 use crate::mapping::MappedItem;
 use crate::plan::{self, PlanInput};
-use crate::sync::{SyncError, SyncMode, SyncReport, message_error};
+use crate::sync::{PageError, SyncError, SyncMode, SyncPage, SyncReport, message_error, sync_page};
 use crate::task::{TaskInput, task_id, task_row};
 
 /// The origin of outbox entries of the application's own writes; the same value as
@@ -128,6 +128,15 @@ impl<E: Into<SyncError>> From<E> for PassError {
     }
 }
 
+impl From<PageError> for PassError {
+    fn from(e: PageError) -> Self {
+        match e {
+            PageError::InvalidSyncState => PassError::InvalidSyncState,
+            PageError::Ews(e) => PassError::Sync(e.into()),
+        }
+    }
+}
+
 /// Synchronises the tasks folder of `mailbox` into `user`'s mirror. A first sync into an
 /// empty mirror is silent (no `task.created`).
 pub async fn sync_tasks(
@@ -199,49 +208,10 @@ impl Pass<'_> {
         let mut seen_deleted: Vec<ItemId> = Vec::new();
         let page_size = i32::try_from(self.ctx.settings.sync_page_size).unwrap_or(512);
         loop {
-            let request =
-                SyncFolderItems::new(FolderId::tasks(), state.clone().map(|s| s.into_string().into()), page_size);
             report.requests += 1;
             report.pages += 1;
-            let response = match self.server.client.call(Some(self.mailbox), request).await {
-                Ok(r) => r,
-                Err(e) if state.is_some() && e.response_code() == Some(&ResponseCode::ErrorInvalidSyncStateData) => {
-                    return Err(PassError::InvalidSyncState);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(msg) = response.messages.into_iter().next() else {
-                return Err(EwsError::new(
-                    ErrorClass::Transient,
-                    ErrorKind::Protocol,
-                    format!("SyncFolderItems (tasks) for {}: no response message", self.mailbox),
-                )
-                .into());
-            };
-            if !msg.status.is_success() {
-                if msg.status.code() == ResponseCode::ErrorInvalidSyncStateData && state.is_some() {
-                    return Err(PassError::InvalidSyncState);
-                }
-                return Err(message_error(self.server, "SyncFolderItems", Some(self.mailbox), &msg.status).into());
-            }
-            let last_page = msg.includes_last_item_in_range != Some(false);
-            let new_state = msg.sync_state.clone().map(|s| SyncState::new(s.0));
-            let mut changed: Vec<ews_proto::ItemId> = Vec::new();
-            let mut changed_seen = BTreeSet::new();
-            let mut deleted: Vec<ItemId> = Vec::new();
-            for change in msg.changes() {
-                match change {
-                    SyncChange::Create(item) | SyncChange::Update(item) => {
-                        if let Some(id) = item.item_id()
-                            && changed_seen.insert(id.id.as_str().to_owned())
-                        {
-                            changed.push(id.clone());
-                        }
-                    }
-                    SyncChange::Delete(id) => deleted.push(ItemId::new(id.id.as_str())),
-                    SyncChange::ReadFlagChange { .. } => {}
-                }
-            }
+            let SyncPage { changed, mut deleted, new_state, last_page } =
+                sync_page(self.server, self.mailbox, FolderId::tasks(), state.as_ref(), page_size).await?;
             let (tasks, missing) = self.get_tasks(&changed, report).await?;
             deleted.extend(missing);
             let items: Vec<MappedItem> = tasks.iter().filter_map(|t| self.map(t, &mirror)).collect();
