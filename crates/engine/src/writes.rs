@@ -15,6 +15,13 @@
 //! API can be sent back; any other field is refused. Every problem is a 400 naming the field,
 //! and nothing is written.
 //!
+//! `[mapping]` ([`crate::catmap`]) applies: `categories` are the application's names (mapped to
+//! Exchange categories, whose colours are added to the mailbox's category list, best effort),
+//! `priority` is the application's priority (mapped to `importance`). `app_id` (POST only) is
+//! kept in the item's `exbridge-app-id` property; a POST whose `app_id` an item of the calendar
+//! already carries creates nothing and answers that item (no duplicate after a lost answer or a
+//! lost mirror).
+//!
 //! # What is written
 //!
 //! * Create: `CreateItem` in the calendar; a meeting (attendees) with
@@ -173,6 +180,11 @@ pub struct EventInput {
     pub free_busy: Option<LegacyFreeBusy>,
     pub attendees: Option<Vec<AttendeeInput>>,
     pub recurrence: Option<Recurrence>,
+    /// The application's own id of the event (create only), kept in the item's
+    /// `exbridge-app-id` property ([`crate::catmap`]).
+    pub app_id: Option<String>,
+    /// The application's priority, mapped to `importance` by `[mapping.priorities]`.
+    pub priority: Option<String>,
 }
 
 /// Fields of an event document the write body may carry and that are ignored (read-only).
@@ -192,6 +204,8 @@ const WRITABLE: &[&str] = &[
     "free_busy",
     "attendees",
     "recurrence",
+    "app_id",
+    "priority",
 ];
 
 /// At most this many attendees per event.
@@ -403,6 +417,23 @@ impl EventInput {
                         }
                     }
                     input.categories = Some(list);
+                }
+                "app_id" => {
+                    if !creating {
+                        return Err(invalid("app_id", "is set when the event is created"));
+                    }
+                    let id = string(v, "app_id")?;
+                    if id.trim().is_empty() || id.chars().count() > 255 {
+                        return Err(invalid("app_id", "must be 1 to 255 characters"));
+                    }
+                    input.app_id = Some(id);
+                }
+                "priority" => {
+                    let p = string(v, "priority")?;
+                    if p.trim().is_empty() {
+                        return Err(invalid("priority", "must not be empty"));
+                    }
+                    input.priority = Some(p);
                 }
                 "importance" => {
                     input.importance = Some(match string(v, "importance")?.as_str() {
@@ -827,10 +858,66 @@ fn no_message(t: &Target<'_>, op: &str) -> EngineError {
     ))
 }
 
-/// `CreateItem` of a POST body.
+/// The body in Exchange's terms (`[mapping]`): application categories → Exchange categories
+/// (their colours added to the mailbox's category list, best effort), `priority` → `importance`.
+async fn in_exchange_terms(t: &Target<'_>, input: &EventInput) -> Result<EventInput, WriteError> {
+    let mut out = input.clone();
+    if let Some(p) = &input.priority {
+        if input.importance.is_some() {
+            return Err(invalid("priority", "give either importance or priority, not both"));
+        }
+        out.importance = Some(t.ctx.catmap.importance_for_priority(p).map_err(|e| invalid("priority", e))?);
+    }
+    if let Some(app) = &input.categories {
+        out.categories = Some(t.ctx.catmap.app_to_exchange_categories(app));
+        let colors = t.ctx.catmap.colors_for(app);
+        if !colors.is_empty() {
+            let pairs: Vec<(&str, &str)> = colors.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+            if let Err(e) = crate::catmap::ensure_categories(t.ctx, t.server, t.mailbox, &pairs).await {
+                tracing::warn!(user = %t.user.id, error = %e, "could not add the mapped categories' colours");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The mirror key of the item `GetItem` returns for `id` (its UID as a single or series).
+async fn key_of(t: &Target<'_>, id: ews_proto::ItemId) -> Result<(MirrorKey, CalendarItem), EngineError> {
+    let r = t
+        .server
+        .client
+        .call(Some(t.mailbox), GetItem::new([ews_proto::ItemId { change_key: None, ..id }], item_shape()))
+        .await?;
+    let msg = r.messages.into_iter().next().ok_or_else(|| no_message(t, "GetItem"))?;
+    if !msg.status.is_success() {
+        return Err(status_error(t, "GetItem", &msg.status));
+    }
+    let Some(Item::Calendar(item)) = msg.items.into_iter().next() else {
+        return Err(no_message(t, "GetItem"));
+    };
+    let uid = match item.uid.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => u.to_owned(),
+        None => crate::mapping::fallback_uid(item.item.item_id.as_ref().map(|i| i.id.as_str()).unwrap_or_default()),
+    };
+    Ok((MirrorKey::new(FolderKind::Calendar, uid, InstanceKey::single()), item))
+}
+
+/// `CreateItem` of a POST body. With an `app_id` that an item of the calendar already carries,
+/// nothing is created: the answer is that item (so a lost mirror or a retried create never
+/// makes a duplicate).
 pub async fn create(t: &Target<'_>, input: &EventInput) -> Result<Applied, EngineError> {
     check_settings(t.user, Some(input))?;
-    let item = new_calendar_item(input)?;
+    if let Some(app_id) = &input.app_id
+        && let Some(existing) = crate::catmap::find_by_app_id(t.ctx, t.server, t.mailbox, app_id).await?
+    {
+        let (key, _) = key_of(t, existing).await?;
+        return Ok(Applied::Created { key });
+    }
+    let input = &in_exchange_terms(t, input).await.map_err(EngineError::from)?;
+    let mut item = new_calendar_item(input)?;
+    if let Some(app_id) = &input.app_id {
+        item.item.extended_properties.push(crate::catmap::app_id_property(app_id));
+    }
     let meeting = input.attendees.as_ref().is_some_and(|a| !a.is_empty());
     let send = if meeting {
         CalendarItemCreateOrDeleteOperation::SendToAllAndSaveCopy
@@ -848,26 +935,11 @@ pub async fn create(t: &Target<'_>, input: &EventInput) -> Result<Applied, Engin
         remember_echo(&t.user.id, ck.as_str());
     }
     // The UID (the mirror's key) and the version after the invitations went out.
-    let r = t
-        .server
-        .client
-        .call(Some(t.mailbox), GetItem::new([ews_proto::ItemId { change_key: None, ..id }], item_shape()))
-        .await?;
-    let msg = r.messages.into_iter().next().ok_or_else(|| no_message(t, "GetItem"))?;
-    if !msg.status.is_success() {
-        return Err(status_error(t, "GetItem", &msg.status));
-    }
-    let Some(Item::Calendar(created)) = msg.items.into_iter().next() else {
-        return Err(no_message(t, "GetItem"));
-    };
+    let (key, created) = key_of(t, id).await?;
     if let Some(ck) = created.item.item_id.as_ref().and_then(|i| i.change_key.as_ref()) {
         remember_echo(&t.user.id, ck.as_str());
     }
-    let uid = match created.uid.as_deref().filter(|u| !u.is_empty()) {
-        Some(u) => u.to_owned(),
-        None => crate::mapping::fallback_uid(created.item.item_id.as_ref().map(|i| i.id.as_str()).unwrap_or_default()),
-    };
-    Ok(Applied::Created { key: MirrorKey::new(FolderKind::Calendar, uid, InstanceKey::single()) })
+    Ok(Applied::Created { key })
 }
 
 /// The row checks of a PATCH/DELETE: the version (`If-Match` against the mirror) and
@@ -963,6 +1035,7 @@ pub async fn update(
     if let (Some(s), Some(e)) = (start, end) {
         check_times(s, e)?;
     }
+    let input = &in_exchange_terms(t, input).await.map_err(EngineError::from)?;
     let updates = item_updates(input, row.kind == MirrorKind::Occurrence)?;
     let target = write_id(t, &id, &row, &change_key).await?;
     let op = UpdateItem::new(
@@ -1083,6 +1156,10 @@ mod tests {
         assert_eq!(field_of(with("end", json!("2026-03-02T08:00:00Z"))), "end");
         assert_eq!(field_of(with("time_zone", json!("Mars/Olympus"))), "time_zone");
         assert_eq!(field_of(with("importance", json!("urgent"))), "importance");
+        assert_eq!(field_of(with("app_id", json!(""))), "app_id");
+        assert_eq!(field_of(with("priority", json!(7))), "priority");
+        // The application's id is given when creating, not changed later.
+        assert_eq!(field_of(EventInput::parse(&json!({"app_id": "order-1"}), false)), "app_id");
         assert_eq!(field_of(with("free_busy", json!("no_data"))), "free_busy");
         assert_eq!(field_of(with("is_private", json!("yes"))), "is_private");
         assert_eq!(field_of(with("categories", json!(["ok", 3]))), "categories[1]");

@@ -81,6 +81,41 @@ async fn events_show_application_categories_and_priority() {
         assert_eq!(e["categories"], json!(["internal"]));
         assert_eq!(e["priority"], "low");
         println!("live change: categories {} priority {}", e["categories"], e["priority"]);
+
+        // The application writes in its own terms: Exchange gets the mapped category and the
+        // importance, the item carries the application's id, and a second create with the same
+        // id (no Idempotency-Key: say the application lost its answer) makes no duplicate.
+        let write = json!({"subject": "Order 77 delivery", "start": start, "end": end,
+                           "categories": ["customer-visit"], "priority": "urgent", "app_id": "order-77"});
+        let (status, doc) =
+            connector.api.request(reqwest::Method::POST, "/api/v1/users/alice/events", Some(write.clone()), &[]).await;
+        assert_eq!(status.as_u16(), 201, "{doc}");
+        assert_eq!((&doc["categories"], &doc["app_id"]), (&json!(["customer-visit"]), &json!("order-77")), "{doc}");
+        assert_eq!(doc["importance"], "high", "{doc}");
+        let in_exchange = sim.api.item_by_uid(mb, doc["uid"].as_str().unwrap()).await.expect("the item in Exchange");
+        assert_eq!(in_exchange["categories"], json!(["Customer visit"]), "{in_exchange}");
+        assert_eq!(in_exchange["importance"], "High", "{in_exchange}");
+        let (status, again) =
+            connector.api.request(reqwest::Method::POST, "/api/v1/users/alice/events", Some(write), &[]).await;
+        assert!(status.is_success(), "{again}");
+        assert_eq!(again["uid"], doc["uid"], "the same item, not a second one");
+        let copies = sim.api.items(mb).await.into_iter().filter(|i| i["subject"] == "Order 77 delivery").count();
+        assert_eq!(copies, 1, "one item for app id order-77");
+        println!(
+            "app write: Exchange categories {} importance {}; app_id {}; second create -> same uid, {copies} item",
+            in_exchange["categories"], in_exchange["importance"], doc["app_id"]
+        );
+        let (status, err) = connector
+            .api
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/users/alice/events",
+                Some(json!({"subject": "x", "start": start, "end": end, "priority": "someday"})),
+                &[],
+            )
+            .await;
+        assert_eq!((status.as_u16(), err["error"]["code"].as_str()), (400, Some("invalid_event")), "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().starts_with("priority"), "{err}");
     })
     .await
     .expect("test took too long");

@@ -160,7 +160,12 @@ fn add_event_writes(doc: &mut Value) {
                 "email": {"type": "string"}, "name": {"type": "string"}, "type": {"enum": ["required", "optional", "resource"]}}}},
             "recurrence": {"type": "object", "description": "As the series documents carry it: {pattern: {type: daily|weekly|\
                 absolute_monthly|relative_monthly|absolute_yearly|relative_yearly, …}, range: {type: no_end|end_date|numbered, \
-                start_date, …}}"}
+                start_date, …}}"},
+            "app_id": {"type": "string", "maxLength": 255, "description": "POST only: the application's id of the \
+                event, kept in the item (exbridge-app-id property); a POST with an app_id an item already carries \
+                answers that item instead of creating another"},
+            "priority": {"type": "string", "description": "The application's priority, mapped to importance by \
+                [mapping.priorities] (low|normal|high without a table); not together with importance"}
         }}));
     schemas.insert(
         "QueuedWrite".into(),
