@@ -241,7 +241,9 @@ impl From<PageError> for PassError {
     }
 }
 
-enum PassError {
+/// Why one pass of a folder sync stopped: its sync state is invalid (the caller resyncs), or
+/// anything else. Shared by the calendar and the tasks passes.
+pub(crate) enum PassError {
     InvalidSyncState,
     Sync(SyncError),
 }

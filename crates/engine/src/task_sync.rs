@@ -35,7 +35,7 @@ use jiff::Timestamp;
 use crate::context::{Context, ExchangeServer};
 use crate::mapping::MappedItem;
 use crate::plan::{self, PlanInput};
-use crate::sync::{PageError, SyncError, SyncMode, SyncPage, SyncReport, message_error, sync_page};
+use crate::sync::{PassError, SyncError, SyncMode, SyncPage, SyncReport, message_error, sync_page};
 use crate::task::{TaskInput, task_id, task_row};
 
 /// The origin of outbox entries of the application's own writes; the same value as
@@ -114,26 +114,6 @@ impl Echoes {
     pub fn forget(&self, user: &UserId) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
         self.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
-    }
-}
-
-enum PassError {
-    InvalidSyncState,
-    Sync(SyncError),
-}
-
-impl<E: Into<SyncError>> From<E> for PassError {
-    fn from(e: E) -> Self {
-        PassError::Sync(e.into())
-    }
-}
-
-impl From<PageError> for PassError {
-    fn from(e: PageError) -> Self {
-        match e {
-            PageError::InvalidSyncState => PassError::InvalidSyncState,
-            PageError::Ews(e) => PassError::Sync(e.into()),
-        }
     }
 }
 
