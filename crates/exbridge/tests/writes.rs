@@ -306,7 +306,10 @@ async fn writes_queue_while_exchange_is_down_and_land_in_order() {
     let path = format!("/api/v1/users/u1/events/{}", doc["id"].as_str().unwrap());
     let uid = doc["uid"].as_str().unwrap().to_string();
     let mark = s.receiver.mark();
-    s.sim.api.fault(json!({"kind": "http_status", "status": 503, "count": 16, "retry_after_secs": 1})).await;
+    // Exchange is down until every write below has been answered (a fixed number of failures
+    // could run out while the queue's retries use them up, letting a later write through
+    // before the outage ends); then it comes back.
+    s.sim.api.fault(json!({"kind": "http_status", "status": 503, "count": 1_000_000, "retry_after_secs": 1})).await;
 
     let mut write_ids = Vec::new();
     let requests = [
@@ -324,6 +327,7 @@ async fn writes_queue_while_exchange_is_down_and_land_in_order() {
         assert_eq!((status, answer["status"].as_str()), (202, Some("queued")), "{method} {p}: {answer}");
         write_ids.push(answer["write_id"].as_str().unwrap().to_string());
     }
+    s.sim.api.fault(json!({"kind": "reset"})).await;
     let mut completed = Vec::new();
     for id in &write_ids {
         let d = s
