@@ -306,12 +306,48 @@ pub fn recurrence_json(r: &Recurrence) -> serde_json::Value {
 /// maps are ordered by key, so the JSON text is canonical.
 pub fn content_hash(doc: &EventDoc) -> String {
     let mut value = serde_json::to_value(doc).unwrap_or(serde_json::Value::Null);
+    value_hash(&mut value)
+}
+
+/// [`content_hash`] of a document already turned into JSON: the two version fields are taken
+/// out while the compact JSON text is fed to the hash, then put back (`value` ends as it was).
+/// The bytes hashed are those of `value.to_string()` without the two keys, so the hash is the
+/// same as it always was (stored hashes stay comparable) without building the text.
+pub fn value_hash(value: &mut serde_json::Value) -> String {
+    const VERSION_FIELDS: [&str; 2] = ["changed_at", "change_key"];
+    let taken: Vec<(&str, serde_json::Value)> = match value.as_object_mut() {
+        Some(obj) => VERSION_FIELDS.iter().filter_map(|k| obj.remove(*k).map(|v| (*k, v))).collect(),
+        None => Vec::new(),
+    };
+    let mut hasher = HashWriter(Sha256::new());
+    // Writing to the hasher cannot fail; a Value always serialises.
+    let _ = serde_json::to_writer(&mut hasher, &*value);
     if let Some(obj) = value.as_object_mut() {
-        obj.remove("changed_at");
-        obj.remove("change_key");
+        for (k, v) in taken {
+            obj.insert(k.to_owned(), v);
+        }
     }
-    let digest = Sha256::digest(value.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let digest = hasher.0.finalize();
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for b in digest.iter() {
+        hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+    }
+    hex
+}
+
+/// Feeds what is written to a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The mirror row of a document.
@@ -327,6 +363,8 @@ pub fn row(
     doc: &EventDoc,
     changed_at: Timestamp,
 ) -> MirrorEvent {
+    let mut event = serde_json::to_value(doc).unwrap_or(serde_json::Value::Null);
+    let content_hash = value_hash(&mut event);
     MirrorEvent {
         key: MirrorKey::new(folder, uid.clone(), instance),
         kind,
@@ -335,8 +373,8 @@ pub fn row(
         series_id: doc.series_id.clone(),
         start: Some(times.0),
         end: Some(times.1),
-        event: serde_json::to_value(doc).unwrap_or(serde_json::Value::Null),
-        content_hash: content_hash(doc),
+        event,
+        content_hash,
         changed_at,
         deleted: false,
     }
@@ -428,16 +466,36 @@ pub fn map_calendar_item(
         modified: &modified,
         deleted: &deleted,
     };
+    // The document of an occurrence the series expands unchanged: the master's content,
+    // built (join link detected, body copied…) once for the whole series; each occurrence
+    // changes only its id and times.
+    let series_encoded = series_key.encode();
+    let mut template =
+        event_doc(item, &series_key, Some(series_encoded.clone()), &uid_text, (start, end), &zone, joins);
+    // An occurrence is all-day when its series is, whatever its own GetItem says.
+    template.is_all_day = item.is_all_day_event.unwrap_or(false);
+    // Its version is the series' (the master's ChangeKey, what a write of it is checked
+    // against).
+    template.change_key = change_key.as_ref().map(|c| c.as_str().to_owned());
     let mut occurrence_row = |original_start: Timestamp, times: (Timestamp, Timestamp), is_exception: bool| {
         let instance = InstanceKey::occurrence(original_start);
         let id = EventId::new(uid_text.clone(), instance.clone());
-        let source = if is_exception { exceptions.get(&instance).unwrap_or(item) } else { item };
-        let mut doc = event_doc(source, &id, Some(series_key.encode()), &uid_text, times, &zone, joins);
-        // An occurrence is all-day when its series is, whatever its own GetItem says.
-        doc.is_all_day = item.is_all_day_event.unwrap_or(false);
-        // Its version is the series' (the master's ChangeKey, what a write of it is checked
-        // against).
-        doc.change_key = change_key.as_ref().map(|c| c.as_str().to_owned());
+        let exception = if is_exception { exceptions.get(&instance) } else { None };
+        let doc = match exception {
+            Some(source) => {
+                let mut doc = event_doc(source, &id, Some(series_encoded.clone()), &uid_text, times, &zone, joins);
+                doc.is_all_day = template.is_all_day;
+                doc.change_key = template.change_key.clone();
+                doc
+            }
+            None => {
+                let mut doc = template.clone();
+                doc.id = id.encode();
+                doc.start = rfc3339_in(times.0, &zone.tz);
+                doc.end = rfc3339_in(times.1, &zone.tz);
+                doc
+            }
+        };
         rows.push(row(
             folder,
             MirrorKind::Occurrence,
@@ -651,6 +709,22 @@ mod tests {
         let mut c = a.clone();
         c.location = Some("Room 2".into());
         assert_ne!(map(&c).rows[0].content_hash, ra.content_hash);
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_canonical_text_without_the_version_fields() {
+        let row = &map(&base("x", "2026-02-02T09:00:00Z", "2026-02-02T10:00:00Z", "UTC")).rows[0];
+        // The definition the stored hashes were made with: hash the compact text of the
+        // document without `changed_at` and `change_key`.
+        let mut bare = row.event.clone();
+        let obj = bare.as_object_mut().unwrap();
+        assert!(obj.remove("changed_at").is_some() && obj.remove("change_key").is_some());
+        let expected: String = Sha256::digest(bare.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(row.content_hash, expected);
+        // The document keeps its version fields.
+        assert_eq!(row.event["change_key"], "CK1");
+        assert_eq!(row.event["changed_at"], "2026-01-02T10:00:00Z");
+        assert_eq!(content_hash(&doc(row)), expected);
     }
 
     #[test]

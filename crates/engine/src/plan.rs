@@ -251,6 +251,23 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     b.plan
 }
 
+/// The plan of a folder's first sync into an empty mirror that is not announced: what
+/// [`plan`] gives with an empty `before` (every row of every item upserted, by UID then head
+/// first, the last item of a UID given twice winning), without its `created` events, and with
+/// the rows moved rather than copied (the initial sync of a mailbox writes hundreds of rows).
+pub fn initial_quiet(present: Vec<MappedItem>) -> Plan {
+    let mut by_uid: BTreeMap<exbridge_store::Uid, MappedItem> = BTreeMap::new();
+    for item in present {
+        by_uid.insert(item.uid.clone(), item);
+    }
+    let mut plan = Plan::default();
+    for item in by_uid.into_values() {
+        plan.created += if item.head().is_some() { 1 } else { item.rows.len() };
+        plan.changes.extend(item.rows.into_iter().map(MirrorChange::Upsert));
+    }
+    plan
+}
+
 /// Applies changes to an in-memory mirror as the store does (tests, and the sync's own view of
 /// the mirror between pages).
 pub fn apply_in_memory(mirror: &mut BTreeMap<exbridge_store::MirrorKey, MirrorEvent>, changes: &[MirrorChange]) {

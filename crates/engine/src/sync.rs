@@ -422,6 +422,18 @@ impl Pass<'_> {
             let final_full = full && last_page;
             let save_state = !full || last_page;
             let (mut changes, mut outbox, counts) = match &mirror {
+                // The first sync into an empty mirror, not announced, on its last page: every
+                // item is new. The rows are moved into the changes (no copy, no events).
+                Some(m) if quiet_creates && last_page && m.is_empty() => {
+                    let present = if full {
+                        seen.append(&mut page_items);
+                        std::mem::take(&mut seen)
+                    } else {
+                        std::mem::take(&mut page_items)
+                    };
+                    let p = plan::initial_quiet(present);
+                    (p.changes, p.outbox, (p.created, p.updated, p.deleted))
+                }
                 Some(m) => {
                     let before: Vec<MirrorEvent> = m
                         .values()
@@ -430,8 +442,8 @@ impl Pass<'_> {
                         .collect();
                     // A full pass plans its intermediate pages on their own items, and its last
                     // page on every item seen against the whole mirror.
-                    if full {
-                        seen.extend(page_items.iter().cloned());
+                    if final_full {
+                        seen.append(&mut page_items);
                     }
                     let present: &[MappedItem] = if final_full { &seen } else { &page_items };
                     let p = plan::plan(&PlanInput {
@@ -442,6 +454,9 @@ impl Pass<'_> {
                         deleted: &deleted,
                         full: final_full,
                     });
+                    if full && !last_page {
+                        seen.append(&mut page_items);
+                    }
                     (p.changes, p.outbox, (p.created, p.updated, p.deleted))
                 }
                 None => (Vec::new(), Vec::new(), (0, 0, 0)),
@@ -478,7 +493,8 @@ impl Pass<'_> {
                     self.ctx.store.apply_mirror_changes(self.user, &changes, sync_state.as_ref(), &outbox).await?;
                 report.entries.extend(entries);
             }
-            if let Some(m) = &mut mirror {
+            // The next page plans against the mirror as it is now (not needed after the last).
+            if let Some(m) = mirror.as_mut().filter(|_| !last_page) {
                 plan::apply_in_memory(m, &changes);
                 // Tombstones are not part of the live mirror the next page plans against.
                 m.retain(|_, r| !r.deleted);

@@ -8,6 +8,7 @@
 //! | [`SYNC_DURATION`] | histogram (seconds) | `mode` | after every calendar sync |
 //! | [`PRESENCE_CHANGES_TOTAL`] | counter | | every `presence.changed` appended |
 //! | [`USERS`] | gauge | `state` (`pending`/`subscribed`/`not_found`/`error`) | on scrape ([`crate::Connector::record_gauges`]) |
+//! | [`USERS_SYNCED`] | gauge | | on scrape: users whose initial sync is complete (`synced_at` set) |
 //! | [`STREAMING_CONNECTIONS`] | gauge | `server` | on scrape: streaming connections open now |
 //! | [`SUBSCRIPTIONS`] | gauge | `server` | on scrape: mailboxes with every folder subscribed |
 //!
@@ -29,6 +30,8 @@ pub const SYNC_DURATION: &str = "exbridge_sync_duration_seconds";
 pub const PRESENCE_CHANGES_TOTAL: &str = "exbridge_presence_changes_total";
 /// Gauge `exbridge_users{state}`.
 pub const USERS: &str = "exbridge_users";
+/// Gauge `exbridge_users_synced`.
+pub const USERS_SYNCED: &str = "exbridge_users_synced";
 /// Gauge `exbridge_streaming_connections{server}`.
 pub const STREAMING_CONNECTIONS: &str = "exbridge_streaming_connections";
 /// Gauge `exbridge_subscriptions{server}`.

@@ -9,7 +9,7 @@
 //!   `ews_connections_opened_total`;
 //! * the engine's (see [`exbridge_engine::telemetry`]): `exbridge_syncs_total{mode,outcome}`,
 //!   `exbridge_sync_duration_seconds{mode}`, `exbridge_presence_changes_total`, and the
-//!   gauges set on every scrape `exbridge_users{state}`, `exbridge_streaming_connections{server}`,
+//!   gauges set on every scrape `exbridge_users{state}`, `exbridge_users_synced`, `exbridge_streaming_connections{server}`,
 //!   `exbridge_subscriptions{server}`;
 //! * the dispatcher's ([`crate::webhooks`]): `exbridge_webhook_deliveries_total{webhook,outcome}`
 //!   (`success`, `http_error`, `network_error`), `exbridge_webhook_delivery_seconds{webhook}`,

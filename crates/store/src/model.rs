@@ -365,6 +365,44 @@ pub struct DirectoryEntry {
     pub updated_at: Timestamp,
 }
 
+/// How many directory users are in each mailbox state, and how many have completed their
+/// initial sync (`synced_at` set): the `exbridge_users` gauges, without reading every user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserCounts {
+    /// Every [`MailboxStatus`] once, in [`MailboxStatus::ALL`] order (users never resolved are
+    /// `pending`).
+    pub by_state: Vec<(MailboxStatus, u64)>,
+    /// Users whose mailbox has a `synced_at`.
+    pub synced: u64,
+}
+
+impl UserCounts {
+    /// Counts `entries` (what a store without a cheaper way answers).
+    pub fn of(entries: &[DirectoryEntry]) -> UserCounts {
+        let mut by_state: Vec<(MailboxStatus, u64)> = MailboxStatus::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut synced = 0;
+        for e in entries {
+            if let Some(slot) = by_state.iter_mut().find(|(s, _)| *s == e.mailbox.state) {
+                slot.1 += 1;
+            }
+            if e.mailbox.synced_at.is_some() {
+                synced += 1;
+            }
+        }
+        UserCounts { by_state, synced }
+    }
+
+    /// The count of one state.
+    pub fn state(&self, state: MailboxStatus) -> u64 {
+        self.by_state.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n)
+    }
+
+    /// Every user.
+    pub fn total(&self) -> u64 {
+        self.by_state.iter().map(|(_, n)| n).sum()
+    }
+}
+
 /// The result of upserting one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertOutcome {

@@ -12,6 +12,10 @@ pub const LIST_USERS: &str = "SELECT u.user_id, u.display_name, u.login_email, u
      m.updated_at AS m_updated_at, m.user_id AS m_user_id \
      FROM directory_users u LEFT JOIN mailbox_states m ON m.user_id = u.user_id ORDER BY u.user_id";
 
+/// Users per mailbox state (NULL: never resolved, i.e. pending) and how many have `synced_at`.
+pub const USER_COUNTS: &str = "SELECT m.state, COUNT(*) AS n, COUNT(m.synced_at) AS synced \
+     FROM directory_users u LEFT JOIN mailbox_states m ON m.user_id = u.user_id GROUP BY m.state";
+
 pub const GET_USER: &str = "SELECT u.user_id, u.display_name, u.login_email, u.work_email, u.personal_email, \
      u.external_uid, u.settings, u.created_at, u.updated_at, \
      m.mailbox, m.matched_by, m.state, m.last_error, m.exchange, m.synced_at, m.attempts, \

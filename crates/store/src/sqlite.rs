@@ -835,6 +835,30 @@ impl Store for SqliteStore {
         rows.iter().map(entry_from_row).collect()
     }
 
+    async fn user_counts(&self) -> Result<UserCounts> {
+        const OP: &str = "count users";
+        let rows = sqlx::query(sql::USER_COUNTS).fetch_all(self.reader()).await.map_err(db(OP))?;
+        let mut counts = UserCounts::of(&[]);
+        for row in &rows {
+            let state: Option<String> = row.try_get("state").map_err(db(OP))?;
+            let n: i64 = row.try_get("n").map_err(db(OP))?;
+            let synced: i64 = row.try_get("synced").map_err(db(OP))?;
+            let state = match state.as_deref() {
+                None => MailboxStatus::Pending,
+                Some(s) => MailboxStatus::parse(s).ok_or_else(|| StoreError::Corrupt {
+                    table: "mailbox_states",
+                    column: "state",
+                    detail: format!("{s:?} is not a mailbox state"),
+                })?,
+            };
+            if let Some(slot) = counts.by_state.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 += u64::try_from(n).unwrap_or(0);
+            }
+            counts.synced += u64::try_from(synced).unwrap_or(0);
+        }
+        Ok(counts)
+    }
+
     async fn get_user(&self, user: &UserId) -> Result<Option<DirectoryEntry>> {
         let row = sqlx::query(sql::GET_USER)
             .bind(user.as_str())

@@ -46,6 +46,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_user(&self, user: &UserId) -> Result<Option<DirectoryEntry>>;
 
+    /// Users per mailbox state and how many completed their initial sync (metrics, progress
+    /// of a large start). The default counts [`Store::list_users`].
+    async fn user_counts(&self) -> Result<UserCounts> {
+        Ok(UserCounts::of(&self.list_users().await?))
+    }
+
     // --- mailbox ---------------------------------------------------------------------------
 
     /// `None` when the mailbox was never resolved (the API shows it as pending).

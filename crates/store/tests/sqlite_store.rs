@@ -338,6 +338,30 @@ async fn mailbox_state_round_trips() {
 }
 
 #[tokio::test]
+async fn user_counts_count_states_and_synced_mailboxes_without_listing() {
+    let (_dir, store) = open().await;
+    for id in ["a", "b", "c", "d", "e"] {
+        store.upsert_user(&user(id)).await.unwrap();
+    }
+    // a, b subscribed and synced; c subscribed, not synced yet; d failed; e never resolved.
+    store.set_mailbox_state(&uid("a"), &mailbox("a")).await.unwrap();
+    store.set_mailbox_state(&uid("b"), &mailbox("b")).await.unwrap();
+    let mut unsynced = mailbox("c");
+    unsynced.synced_at = None;
+    store.set_mailbox_state(&uid("c"), &unsynced).await.unwrap();
+    let mut failed = MailboxState::pending(t("2026-03-02T00:00:00Z"));
+    failed.state = MailboxStatus::Error;
+    store.set_mailbox_state(&uid("d"), &failed).await.unwrap();
+
+    let counts = store.user_counts().await.unwrap();
+    let by: Vec<(&str, u64)> = counts.by_state.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    assert_eq!(by, [("pending", 1), ("subscribed", 3), ("not_found", 0), ("error", 1)]);
+    assert_eq!((counts.synced, counts.total(), counts.state(MailboxStatus::Subscribed)), (2, 5, 3));
+    // The same as counting the listed users (the trait's default).
+    assert_eq!(counts, UserCounts::of(&store.list_users().await.unwrap()));
+}
+
+#[tokio::test]
 async fn mirror_changes_queries_and_tombstones() {
     let (_dir, store) = open().await;
     store.replace_directory(&[user("a"), user("b")], ReplaceGuard::default()).await.unwrap();

@@ -6,7 +6,7 @@ use exbridge_store::{EventType, FolderKind, InstanceKey, ItemId, MirrorChange, M
 use jiff::Timestamp;
 use proptest::prelude::*;
 
-use super::{PlanInput, apply_in_memory, plan};
+use super::{PlanInput, apply_in_memory, initial_quiet, plan};
 use crate::event::{EventDoc, EventId};
 use crate::mapping::{MappedItem, row};
 
@@ -469,4 +469,24 @@ fn the_policy_filters_what_the_plan_announces() {
     assert!(skip.filter_outbox(created.outbox).is_empty());
     let gone = run(&rows_of(&[private]), &[], &[ItemId::new("item-A")], false);
     assert!(skip.filter_outbox(gone.outbox).is_empty());
+}
+
+#[test]
+fn a_quiet_initial_plan_is_the_plan_of_an_empty_mirror_without_its_events() {
+    let items = vec![
+        single("B", "item-B", "Budget", "ck1"),
+        series(SeriesSpec { deleted: vec![2], ..daily("Stand-up", "ck1", 0..4) }),
+        single("A", "item-A", "Old copy", "ck1"),
+        // The same UID twice: the later one wins, as in `plan`.
+        single("A", "item-A2", "New copy", "ck22"),
+    ];
+    for full in [true, false] {
+        let reference = run(&[], &items, &[ItemId::new("item-X")], full);
+        let quiet = initial_quiet(items.clone());
+        assert_eq!(quiet.changes, reference.changes, "full = {full}");
+        assert_eq!((quiet.created, quiet.updated, quiet.deleted), (reference.created, 0, 0));
+        assert!(quiet.outbox.is_empty());
+        assert_eq!(reference.created, 3);
+        assert_eq!(upserts(&quiet), 1 + 5 + 1);
+    }
 }

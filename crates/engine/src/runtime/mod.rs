@@ -1154,20 +1154,15 @@ impl Connector for Engine {
     }
 
     async fn record_gauges(&self) {
-        use crate::telemetry::{STREAMING_CONNECTIONS, SUBSCRIPTIONS, USERS};
-        match self.ctx.store.list_users().await {
-            Ok(users) => {
-                let mut counts = [0usize; MailboxStatus::ALL.len()];
-                for entry in &users {
-                    if let Some(i) = MailboxStatus::ALL.iter().position(|s| *s == entry.mailbox.state) {
-                        counts[i] += 1;
-                    }
+        use crate::telemetry::{STREAMING_CONNECTIONS, SUBSCRIPTIONS, USERS, USERS_SYNCED};
+        match self.ctx.store.user_counts().await {
+            Ok(counts) => {
+                for (state, count) in &counts.by_state {
+                    metrics::gauge!(USERS, "state" => state.as_str()).set(*count as f64);
                 }
-                for (state, count) in MailboxStatus::ALL.iter().zip(counts) {
-                    metrics::gauge!(USERS, "state" => state.as_str()).set(count as f64);
-                }
+                metrics::gauge!(USERS_SYNCED).set(counts.synced as f64);
             }
-            Err(e) => tracing::warn!(error = %e, "metrics: reading the users failed"),
+            Err(e) => tracing::warn!(error = %e, "metrics: counting the users failed"),
         }
         for (server, manager) in self.inner.streams_now() {
             let stats = manager.stats().await;
