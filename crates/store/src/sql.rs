@@ -113,7 +113,8 @@ pub const GET_EVENT: &str = "SELECT folder, uid, instance_key, kind, item_id, ch
 
 pub const EVENTS_BY_ITEM: &str = "SELECT folder, uid, instance_key, kind, item_id, change_key, series_id, \
      start_at, end_at, event, content_hash, changed_at, deleted FROM mirror_events \
-     WHERE user_id = $1 AND item_id = $2 ORDER BY folder, uid, instance_key";
+     WHERE user_id = $1 AND (folder, uid) IN (SELECT folder, uid FROM mirror_events \
+     WHERE user_id = $1 AND item_id = $2 AND kind <> 'occurrence') ORDER BY folder, uid, instance_key";
 
 pub const MIRROR_INDEX: &str = "SELECT folder, uid, instance_key, kind, item_id, change_key, series_id, \
      start_at, end_at, content_hash, changed_at, deleted FROM mirror_events \

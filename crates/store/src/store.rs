@@ -93,7 +93,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_event(&self, user: &UserId, key: &MirrorKey) -> Result<Option<MirrorEvent>>;
 
     /// The rows (tombstones included) that SyncFolderItems knows as `item_id`: a delete
-    /// notification carries only the ItemId.
+    /// notification carries only the ItemId. Found through the item's single or master row
+    /// (its occurrences share its UID), so occurrence rows without their master are not.
     async fn events_by_item_id(&self, user: &UserId, item_id: &ItemId) -> Result<Vec<MirrorEvent>>;
 
     /// The whole mirror of a folder without JSON, tombstones included: what the engine diffs

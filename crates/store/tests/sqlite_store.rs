@@ -168,7 +168,7 @@ async fn opens_migrated_in_wal_mode_and_reports_health() {
     let (_dir, store) = open().await;
     let health = store.health().await.unwrap();
     assert_eq!(health.backend, "sqlite");
-    assert_eq!(health.schema_version, 4);
+    assert_eq!(health.schema_version, 5);
 
     let mut conn = raw(&store).await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
@@ -179,7 +179,7 @@ async fn opens_migrated_in_wal_mode_and_reports_health() {
     let path = store.path().to_owned();
     store.close().await;
     let again = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(again.health().await.unwrap().schema_version, 4);
+    assert_eq!(again.health().await.unwrap().schema_version, 5);
     again.close().await;
 }
 
