@@ -70,11 +70,8 @@ macro_rules! mirror_on_conflict {
     };
 }
 
-/// Parameters per mirror row in [`UPSERT_MIRROR`] and [`upsert_mirror_rows`].
+/// Parameters per mirror row in [`upsert_mirror_rows`].
 pub const MIRROR_PARAMS: usize = 14;
-
-pub const UPSERT_MIRROR: &str =
-    concat!(mirror_insert!(), "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", mirror_on_conflict!());
 
 /// The upsert of `rows` mirror rows in one statement. The rows of one statement must have
 /// distinct keys (PostgreSQL refuses to update one row twice in a statement).

@@ -544,9 +544,11 @@ async fn remove_user_in(conn: &mut SqliteConnection, user: DirectoryUser) -> Res
 /// Mirror rows upserted by one statement when a sync brings many (initial sync, window slide).
 const MIRROR_BATCH: usize = 32;
 
-fn upsert_mirror_batch_sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| sql::upsert_mirror_rows(MIRROR_BATCH))
+/// The upsert of `rows` (1..=[`MIRROR_BATCH`]) rows in one statement, built once per size.
+fn upsert_mirror_batch_sql(rows: usize) -> &'static str {
+    static SQL: [OnceLock<String>; MIRROR_BATCH] = [const { OnceLock::new() }; MIRROR_BATCH];
+    let rows = rows.clamp(1, MIRROR_BATCH);
+    SQL[rows - 1].get_or_init(|| sql::upsert_mirror_rows(rows))
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
@@ -580,7 +582,9 @@ fn bind_mirror_row<'q>(
         .bind(event.deleted))
 }
 
-/// Upserts a run of rows with distinct keys: a full batch in one statement, otherwise one by one.
+/// Upserts a run of at most [`MIRROR_BATCH`] rows with distinct keys in one statement (a
+/// statement is a round trip to the database thread: one per row made the tail of every
+/// sync's rows cost as much as the batches before it).
 async fn upsert_rows_in(
     conn: &mut SqliteConnection,
     codec: &Codec,
@@ -588,20 +592,14 @@ async fn upsert_rows_in(
     rows: &[&MirrorEvent],
 ) -> Result<()> {
     const OP: &str = "apply mirror change";
-    if rows.len() == MIRROR_BATCH {
-        let mut query = sqlx::query(upsert_mirror_batch_sql());
-        for row in rows {
-            query = bind_mirror_row(query, user, row, codec)?;
-        }
-        query.execute(&mut *conn).await.map_err(db_user(OP, user))?;
-    } else {
-        for row in rows {
-            bind_mirror_row(sqlx::query(sql::UPSERT_MIRROR), user, row, codec)?
-                .execute(&mut *conn)
-                .await
-                .map_err(db_user(OP, user))?;
-        }
+    if rows.is_empty() {
+        return Ok(());
     }
+    let mut query = sqlx::query(upsert_mirror_batch_sql(rows.len()));
+    for row in rows {
+        query = bind_mirror_row(query, user, row, codec)?;
+    }
+    query.execute(&mut *conn).await.map_err(db_user(OP, user))?;
     Ok(())
 }
 
