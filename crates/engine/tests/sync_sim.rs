@@ -465,7 +465,30 @@ async fn a_quiet_first_sync_mirrors_without_announcing() {
             .await
             .unwrap();
         assert_eq!((r.created, r.entries.len()), (12, 0));
-        assert!(!env.ctx.store.list_mirror(&env.user, FolderKind::Calendar).await.unwrap().is_empty());
+        // The quiet path (rows moved into the plan) mirrors exactly what Exchange has.
+        let window = day_window(&env.ctx, now);
+        assert_eq!(mirror_view(&env, window).await, calendar_view(&env, window).await);
+        // And so it does when the first sync comes in pages (the last page plans them all).
+        let paged = Env::start(1, 30, EngineSettings { sync_page_size: 7, get_item_batch: 4, ..settings() }).await;
+        let p = sync_folder_with(
+            &paged.ctx,
+            &paged.server(),
+            &paged.user,
+            &paged.mailbox,
+            FolderKind::Calendar,
+            options,
+            now,
+        )
+        .await
+        .unwrap();
+        assert!(p.pages >= 5 && p.created == 30 && p.entries.is_empty(), "{} pages, {} created", p.pages, p.created);
+        assert_eq!(mirror_view(&paged, window).await, calendar_view(&paged, window).await);
+        let again = sync(&paged, SyncMode::Full, now).await;
+        assert!(
+            again.entries.is_empty() && again.mirror_changes == 0,
+            "a full pass finds it identical: {:?}",
+            events(&again)
+        );
         // Later changes are announced.
         let store = env.sim.store().clone();
         store

@@ -45,7 +45,7 @@ use crate::context::{Context, EngineSettings, ExchangeServer};
 use crate::event::{EventDoc, FreeBusySlot, PresenceDoc};
 use crate::reads;
 use crate::resolve::{Confirm, resolve_mailbox_with};
-use crate::sync::{SyncMode, SyncOptions, sync_folder_with};
+use crate::sync::{SyncMode, SyncOptions};
 use crate::task::{TaskDoc, TaskError, TaskInput};
 
 pub use directory::DirectorySource;
@@ -821,8 +821,19 @@ impl Inner {
             let mode = if silent { SyncMode::Incremental } else { mode };
             let options = SyncOptions { mode, announce_initial: false };
             let now = Timestamp::now();
-            let mut result =
-                sync_folder_with(&self.ctx, &server, &id, &mailbox, FolderKind::Calendar, options, now).await;
+            // The user's settings as read above (no second read of the user per sync).
+            let policy = crate::policy::ReadPolicy::from_settings(&entry.user.settings);
+            let mut result = crate::sync::sync_folder_with_policy(
+                &self.ctx,
+                &server,
+                &id,
+                &mailbox,
+                FolderKind::Calendar,
+                options,
+                &policy,
+                now,
+            )
+            .await;
             if silent && result.is_ok() {
                 let policy = crate::policy::ReadPolicy::from_settings(&entry.user.settings).silenced();
                 let options = SyncOptions { mode: SyncMode::Full, announce_initial: false };
