@@ -15,6 +15,24 @@
 //! impersonates the anchor. Mailboxes added at runtime fill connections with room in their group,
 //! else open new ones.
 //!
+//! # Membership changes are gathered
+//! A connection sends a new `GetStreamingEvents` only when its membership changed, and not at
+//! once: changes are gathered until none came for `restream_delay` (500 ms), but at most
+//! `restream_max_delay` (5 s) after the first change not yet sent. Mailboxes that arrive one
+//! by one (as an initial sync finishes them) thus share a request: a connection filling up is
+//! re-opened at most every `restream_max_delay`, not once per mailbox. A new connection's first
+//! request is gathered the same way; resubscriptions after a loss are sent at once.
+//!
+//! A mailbox is reported [`StreamEvent::Subscribed`] only once a stream carrying its
+//! subscriptions has opened (its first document arrived). A change made between its Subscribe
+//! and that moment is queued on the subscription by the server (EWS keeps a subscription's
+//! events until a `GetStreamingEvents` takes them) and arrives on the first stream carrying it;
+//! the owner's sync after `Subscribed` covers what happened before the Subscribe. So a change
+//! of a newly subscribed mailbox arrives at most `restream_max_delay` (plus the time to open
+//! the stream, and any wait for a hanging-connection slot) after its Subscribe succeeded.
+//! Replacing a stream that already delivered documents gives its remaining members a Gap
+//! (see below), so fewer re-opens also mean fewer resyncs.
+//!
 //! # Hanging-connection budget
 //! Exchange charges a streaming connection to the budget of the account it runs as: with
 //! impersonation, a *copy of the impersonated anchor's* budget (DIGEST §2, "impersonate a
@@ -192,7 +210,9 @@ pub enum StreamEvent {
     Gap { mailboxes: Vec<SmtpAddress>, reason: GapReason },
     /// A connection changed state.
     ConnectionState { connection: u64, anchor: SmtpAddress, group: String, mailboxes: usize, state: ConnectionPhase },
-    /// Every watched folder of the mailbox is subscribed (first time only).
+    /// Every watched folder of the mailbox is subscribed and a stream carrying those
+    /// subscriptions is open (first time only). Changes from now on arrive as
+    /// [`StreamEvent::Changed`]; one sync of the mailbox covers what came before.
     Subscribed { mailbox: SmtpAddress },
     /// A folder of the mailbox could not be subscribed. `retrying` when the failure was
     /// transient and it will be tried again.
@@ -250,7 +270,7 @@ impl Default for StreamingConfig {
             reconnect_base: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             restream_delay: Duration::from_millis(500),
-            restream_max_delay: Duration::from_secs(3),
+            restream_max_delay: Duration::from_secs(5),
             resubscribe_retry: Duration::from_secs(30),
             affinity: true,
         }
@@ -313,7 +333,8 @@ pub struct ConnectionInfo {
 pub struct StreamingStats {
     /// Mailboxes known (whatever their state).
     pub mailboxes: usize,
-    /// Mailboxes with every folder subscribed.
+    /// Mailboxes with every folder subscribed (their stream may not be open yet: see
+    /// [`StreamEvent::Subscribed`]).
     pub subscribed: usize,
     /// Mailboxes that failed for good (mailbox-level error).
     pub failed: usize,
