@@ -15,6 +15,24 @@
 //! impersonates the anchor. Mailboxes added at runtime fill connections with room in their group,
 //! else open new ones.
 //!
+//! # Membership changes are gathered
+//! A connection sends a new `GetStreamingEvents` only when its membership changed, and not at
+//! once: changes are gathered until none came for `restream_delay` (500 ms), but at most
+//! `restream_max_delay` (5 s) after the first change not yet sent. Mailboxes that arrive one
+//! by one (as an initial sync finishes them) thus share a request: a connection filling up is
+//! re-opened at most every `restream_max_delay`, not once per mailbox. A new connection's first
+//! request is gathered the same way; resubscriptions after a loss are sent at once.
+//!
+//! A mailbox is reported [`StreamEvent::Subscribed`] only once a stream carrying its
+//! subscriptions has opened (its first document arrived). A change made between its Subscribe
+//! and that moment is queued on the subscription by the server (EWS keeps a subscription's
+//! events until a `GetStreamingEvents` takes them) and arrives on the first stream carrying it;
+//! the owner's sync after `Subscribed` covers what happened before the Subscribe. So a change
+//! of a newly subscribed mailbox arrives at most `restream_max_delay` (plus the time to open
+//! the stream, and any wait for a hanging-connection slot) after its Subscribe succeeded.
+//! Replacing a stream that already delivered documents gives its remaining members a Gap
+//! (see below), so fewer re-opens also mean fewer resyncs.
+//!
 //! # Hanging-connection budget
 //! Exchange charges a streaming connection to the budget of the account it runs as: with
 //! impersonation, a *copy of the impersonated anchor's* budget (DIGEST §2, "impersonate a
@@ -192,7 +210,9 @@ pub enum StreamEvent {
     Gap { mailboxes: Vec<SmtpAddress>, reason: GapReason },
     /// A connection changed state.
     ConnectionState { connection: u64, anchor: SmtpAddress, group: String, mailboxes: usize, state: ConnectionPhase },
-    /// Every watched folder of the mailbox is subscribed (first time only).
+    /// Every watched folder of the mailbox is subscribed and a stream carrying those
+    /// subscriptions is open (first time only). Changes from now on arrive as
+    /// [`StreamEvent::Changed`]; one sync of the mailbox covers what came before.
     Subscribed { mailbox: SmtpAddress },
     /// A folder of the mailbox could not be subscribed. `retrying` when the failure was
     /// transient and it will be tried again.
@@ -223,8 +243,13 @@ pub struct StreamingConfig {
     /// jittered (half fixed, half random).
     pub reconnect_base: Duration,
     pub reconnect_max: Duration,
-    /// Membership changes are gathered this long before the affected connections are reopened.
+    /// Membership changes are gathered before the affected connection sends its next request:
+    /// until no change came for this long (a trailing debounce) …
     pub restream_delay: Duration,
+    /// … but no longer than this after the first change not yet sent (so a connection that
+    /// keeps gaining members during an initial sync is re-opened at most once per this
+    /// interval, and a newly subscribed mailbox waits at most this long for its stream).
+    pub restream_max_delay: Duration,
     /// Retry a transiently failed subscription after this long.
     pub resubscribe_retry: Duration,
     /// Send `X-PreferServerAffinity` and the `X-BackEndOverrideCookie`.
@@ -245,6 +270,7 @@ impl Default for StreamingConfig {
             reconnect_base: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             restream_delay: Duration::from_millis(500),
+            restream_max_delay: Duration::from_secs(5),
             resubscribe_retry: Duration::from_secs(30),
             affinity: true,
         }
@@ -307,7 +333,8 @@ pub struct ConnectionInfo {
 pub struct StreamingStats {
     /// Mailboxes known (whatever their state).
     pub mailboxes: usize,
-    /// Mailboxes with every folder subscribed.
+    /// Mailboxes with every folder subscribed (their stream may not be open yet: see
+    /// [`StreamEvent::Subscribed`]).
     pub subscribed: usize,
     /// Mailboxes that failed for good (mailbox-level error).
     pub failed: usize,
@@ -614,7 +641,12 @@ struct ConnEntry {
     members: BTreeSet<String>,
     ctl: Option<mpsc::UnboundedSender<ConnCmd>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    dirty: bool,
+    /// The first membership change not yet sent to the connection.
+    dirty_since: Option<Instant>,
+    /// When the gathered changes are sent (see [`StreamingConfig::restream_max_delay`]).
+    due: Option<Instant>,
+    /// What to report once the connection streams with the membership not yet sent.
+    notices: Notices,
     /// The initial Subscribe job has reported.
     ready: bool,
     open: Arc<std::sync::atomic::AtomicBool>,
@@ -840,28 +872,44 @@ impl Supervisor {
         }
     }
 
+    /// Schedules the connection's next request with its new membership: after
+    /// `restream_delay` without a further change, at most `restream_max_delay` after the first
+    /// change not yet sent. A connection whose initial Subscribe has not reported yet is left
+    /// alone (its report schedules it).
     fn mark_dirty(&mut self, cid: u64) {
-        if let Some(c) = self.conns.get_mut(&cid)
-            && c.ready
-        {
-            c.dirty = true;
-            let at = Instant::now() + self.shared.cfg.restream_delay;
-            self.flush_at = Some(self.flush_at.map_or(at, |f| f.min(at)));
-        }
+        let cfg = &self.shared.cfg;
+        let Some(c) = self.conns.get_mut(&cid).filter(|c| c.ready) else { return };
+        let now = Instant::now();
+        let since = *c.dirty_since.get_or_insert(now);
+        let due = (now + cfg.restream_delay).min(since + cfg.restream_max_delay.max(cfg.restream_delay));
+        c.due = Some(due);
+        self.flush_at = Some(self.flush_at.map_or(due, |f| f.min(due)));
     }
 
-    /// Sends the new membership to the connections marked dirty.
+    /// Sends the new membership to the connections whose gathering time is over.
     fn flush(&mut self) {
-        self.flush_at = None;
-        let dirty: Vec<u64> = self.conns.iter().filter(|(_, c)| c.dirty).map(|(id, _)| *id).collect();
-        for cid in dirty {
-            let spec = self.spec(cid);
-            if let Some(c) = self.conns.get_mut(&cid) {
-                c.dirty = false;
-                if let Some(ctl) = &c.ctl {
-                    let _ = ctl.send(ConnCmd::Update(spec));
-                }
+        let now = Instant::now();
+        let due: Vec<u64> =
+            self.conns.iter().filter(|(_, c)| c.due.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
+        for cid in due {
+            self.send_update(cid);
+        }
+        self.flush_at = self.conns.values().filter_map(|c| c.due).min();
+    }
+
+    /// Sends the connection its membership (and the notices that wait for it) now, starting
+    /// its task when it has none yet.
+    fn send_update(&mut self, cid: u64) {
+        let spec = self.spec(cid);
+        let Some(c) = self.conns.get_mut(&cid) else { return };
+        c.due = None;
+        c.dirty_since = None;
+        let notices = std::mem::take(&mut c.notices);
+        match &c.ctl {
+            Some(ctl) => {
+                let _ = ctl.send(ConnCmd::Update(spec, notices));
             }
+            None => self.start_conn(cid, spec, notices),
         }
     }
 
@@ -944,7 +992,9 @@ impl Supervisor {
                         members: BTreeSet::new(),
                         ctl: None,
                         task: None,
-                        dirty: false,
+                        dirty_since: None,
+                        due: None,
+                        notices: Notices::default(),
                         ready: false,
                         open: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                     },
@@ -1006,6 +1056,7 @@ impl Supervisor {
             None => (report.anchor.clone().unwrap_or_else(|| SmtpAddress::parse("unknown@invalid").unwrap()), None),
         };
         let mut gaps: Vec<(SmtpAddress, GapReason)> = Vec::new();
+        let mut announce: Vec<SmtpAddress> = Vec::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         for (key, folder, result) in report.results {
             let Some(m) = self.mailboxes.get_mut(&key).filter(|m| m.conn == Some(cid) && conn_known) else {
@@ -1051,8 +1102,9 @@ impl Supervisor {
                         gaps.push((m.addr.clone(), reason));
                     }
                     if !m.announced {
+                        // Reported by the connection once it streams with this subscription.
                         m.announced = true;
-                        self.shared.emit(StreamEvent::Subscribed { mailbox: m.addr.clone() });
+                        announce.push(m.addr.clone());
                     }
                 }
                 MbxState::Retrying | MbxState::Failed => {
@@ -1085,34 +1137,23 @@ impl Supervisor {
             c.anchor = first.addr.clone();
         }
         // One Gap per reason, sent by the connection once it streams with the new ids.
-        let mut by_reason: Vec<(Vec<SmtpAddress>, GapReason)> = Vec::new();
         for (addr, reason) in gaps {
-            match by_reason.iter_mut().find(|(_, r)| *r == reason) {
+            match c.notices.gaps.iter_mut().find(|(_, r)| *r == reason) {
                 Some((list, _)) => list.push(addr),
-                None => by_reason.push((vec![addr], reason)),
+                None => c.notices.gaps.push((vec![addr], reason)),
             }
         }
-        if c.task.is_none() {
-            self.start_conn(cid, by_reason);
+        c.notices.announce.extend(announce);
+        if report.gap.is_some() {
+            // Resubscriptions after a loss: the connection runs without them, do not wait.
+            self.send_update(cid);
         } else {
-            if let Some(ctl) = &c.ctl {
-                for (list, reason) in by_reason {
-                    let _ = ctl.send(ConnCmd::Gap(list, reason));
-                }
-            }
-            // New ids: send them now (a resubscription should not wait).
-            let spec = self.spec(cid);
-            if let Some(c) = self.conns.get_mut(&cid)
-                && let Some(ctl) = &c.ctl
-            {
-                c.dirty = false;
-                let _ = ctl.send(ConnCmd::Update(spec));
-            }
+            // New members (or a new connection): gathered with the others arriving now.
+            self.mark_dirty(cid);
         }
     }
 
-    fn start_conn(&mut self, cid: u64, pending_gaps: Vec<(Vec<SmtpAddress>, GapReason)>) {
-        let spec = self.spec(cid);
+    fn start_conn(&mut self, cid: u64, spec: Arc<ConnSpec>, notices: Notices) {
         let Some(c) = self.conns.get_mut(&cid) else { return };
         let (tx, rx) = mpsc::unbounded_channel();
         let task = ConnTask {
@@ -1121,7 +1162,8 @@ impl Supervisor {
             group: c.group.clone(),
             spec,
             ctl: rx,
-            pending_gaps,
+            pending_gaps: notices.gaps,
+            pending_announce: notices.announce,
             attempt: 0,
             conn: None,
             phase: None,
@@ -1170,8 +1212,7 @@ impl Supervisor {
             && let Some(m) = self.mailboxes.get(&k)
         {
             c.anchor = m.addr.clone();
-            c.dirty = true;
-            self.flush();
+            self.send_update(cid);
         }
     }
 
@@ -1308,9 +1349,18 @@ struct ConnSpec {
     subs: HashMap<SubscriptionId, (SmtpAddress, WatchedFolder)>,
 }
 
+/// What a connection reports once it streams with the membership it comes with.
+#[derive(Debug, Default)]
+struct Notices {
+    /// Gaps, per reason (mailboxes that are not members then are left out).
+    gaps: Vec<(Vec<SmtpAddress>, GapReason)>,
+    /// Mailboxes subscribed for the first time: [`StreamEvent::Subscribed`].
+    announce: Vec<SmtpAddress>,
+}
+
 enum ConnCmd {
-    Update(Arc<ConnSpec>),
-    Gap(Vec<SmtpAddress>, GapReason),
+    /// The new membership, with what to report once it streams.
+    Update(Arc<ConnSpec>, Notices),
     Stop,
 }
 
@@ -1339,6 +1389,8 @@ struct ConnTask {
     spec: Arc<ConnSpec>,
     ctl: mpsc::UnboundedReceiver<ConnCmd>,
     pending_gaps: Vec<(Vec<SmtpAddress>, GapReason)>,
+    /// Mailboxes to report [`StreamEvent::Subscribed`] for once a stream carrying them opens.
+    pending_announce: Vec<SmtpAddress>,
     attempt: u32,
     conn: Option<Conn>,
     phase: Option<ConnectionPhase>,
@@ -1386,12 +1438,25 @@ impl ConnTask {
     fn on_cmd(&mut self, cmd: Option<ConnCmd>) -> Option<Outcome> {
         match cmd {
             None | Some(ConnCmd::Stop) => Some(Outcome::Stop),
-            Some(ConnCmd::Update(spec)) => {
+            Some(ConnCmd::Update(spec, notices)) => {
+                let same = spec.anchor == self.spec.anchor
+                    && spec.cookie == self.spec.cookie
+                    && spec.subs.len() == self.spec.subs.len()
+                    && spec.subs.keys().all(|id| self.spec.subs.contains_key(id));
                 self.spec = spec;
-                Some(Outcome::Updated)
-            }
-            Some(ConnCmd::Gap(m, r)) => {
-                self.pending_gaps.push((m, r));
+                self.pending_gaps.extend(notices.gaps);
+                self.pending_announce.extend(notices.announce);
+                // Mailboxes that left before their stream opened are not announced.
+                let members: std::collections::HashSet<&SmtpAddress> =
+                    self.spec.subs.values().map(|(m, _)| m).collect();
+                self.pending_announce.retain(|m| members.contains(m));
+                if !same {
+                    return Some(Outcome::Updated);
+                }
+                // The request under way carries exactly these subscriptions: it goes on.
+                if self.phase == Some(ConnectionPhase::Open) {
+                    self.emit_notices();
+                }
                 None
             }
         }
@@ -1791,10 +1856,23 @@ impl ConnTask {
         }
         self.was_open = true;
         self.set_phase(ConnectionPhase::Open);
-        if self.pending_gaps.is_empty() {
+        self.emit_notices();
+    }
+
+    /// Reports the Subscribed and Gaps held for a stream carrying their mailboxes (this one).
+    fn emit_notices(&mut self) {
+        if self.pending_gaps.is_empty() && self.pending_announce.is_empty() {
             return;
         }
         let members: std::collections::HashSet<SmtpAddress> = self.spec.subs.values().map(|(m, _)| m.clone()).collect();
+        // First the Subscribed (its owner syncs once), then the Gaps.
+        for mailbox in std::mem::take(&mut self.pending_announce) {
+            if members.contains(&mailbox) {
+                self.shared.emit(StreamEvent::Subscribed { mailbox });
+            } else {
+                self.pending_announce.push(mailbox);
+            }
+        }
         for (mailboxes, reason) in std::mem::take(&mut self.pending_gaps) {
             let mut mailboxes: Vec<SmtpAddress> = mailboxes.into_iter().filter(|m| members.contains(m)).collect();
             mailboxes.sort();

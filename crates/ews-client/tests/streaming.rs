@@ -202,6 +202,7 @@ async fn mailbox_failures_are_reported_and_do_not_stop_the_others() {
 
         let mut failed = Vec::new();
         let mut subscribed = BTreeSet::new();
+        let mut opened = false;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while failed.len() < 3 || subscribed.len() < 3 {
             match tokio::time::timeout_at(deadline, rx.recv()).await.expect("events") {
@@ -210,8 +211,11 @@ async fn mailbox_failures_are_reported_and_do_not_stop_the_others() {
                     failed.push((mailbox, error.response_code().cloned()));
                 }
                 Some(StreamEvent::Subscribed { mailbox }) => {
+                    // Reported once the connection streams with its subscription.
+                    assert!(opened, "{mailbox} subscribed before its connection opened");
                     subscribed.insert(mailbox);
                 }
+                Some(StreamEvent::ConnectionState { state: ConnectionPhase::Open, .. }) => opened = true,
                 _ => {}
             }
         }
@@ -226,8 +230,6 @@ async fn mailbox_failures_are_reported_and_do_not_stop_the_others() {
         );
         assert_eq!(subscribed, [mbx(2), mbx(4), mbx(5)].into_iter().collect());
         // user1 could not be the anchor: the next mailbox is.
-        until(&mut rx, "open", |e| matches!(e, StreamEvent::ConnectionState { state: ConnectionPhase::Open, .. }))
-            .await;
         assert_eq!(ops.stream_anchors.lock().unwrap().as_slice(), ["user2@contoso.test"]);
         assert!(ops.change("user5@contoso.test", "calendar", "i5", "created"));
         until(&mut rx, "the change", |e| is_change_of(e, &mbx(5), "i5")).await;
@@ -377,18 +379,26 @@ async fn connections_are_charged_to_the_anchor_or_to_the_service_account() {
         mgr.shutdown().await;
 
         // Without impersonation every connection is the service account's: two open, the
-        // third waits for a slot instead of exceeding the limit.
+        // third waits for a slot instead of exceeding the limit. Its two mailboxes are not
+        // reported subscribed: no stream carries them.
         let mut c = client(&sim).config().clone();
         c.impersonation = false;
         let (mgr, mut rx) = StreamingManager::start(EwsClient::new(c).unwrap(), cfg, None);
         mgr.add_mailboxes((1..=6).map(mbx));
-        let seen = until_streaming(&mut rx, 6, 2).await;
+        let mut seen = until_streaming(&mut rx, 4, 2).await;
         let waiting =
             |e: &StreamEvent| matches!(e, StreamEvent::ConnectionState { state: ConnectionPhase::WaitingForSlot, .. });
         if !seen.iter().any(waiting) {
-            until(&mut rx, "a waiting connection", waiting).await;
+            let (e, before) = until(&mut rx, "a waiting connection", waiting).await;
+            seen.extend(before);
+            seen.push(e);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
+        while let Ok(e) = rx.try_recv() {
+            seen.push(e);
+        }
+        let late: Vec<_> = seen.iter().filter(|e| matches!(e, StreamEvent::Subscribed { .. })).collect();
+        assert!(late.is_empty(), "subscribed without a stream: {late:?}");
         assert_eq!(mgr.stats().await.open_connections, 2);
         let st = stats(&sim).await;
         assert_eq!(st["open_streaming_connections"], 2, "{st}");
