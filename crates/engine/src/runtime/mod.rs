@@ -501,6 +501,10 @@ impl Inner {
     /// user at most a second after its slot).
     async fn spread_loop(self: Arc<Self>, interval: Duration, work: Work, what: &'static str) {
         let interval = interval.max(Duration::from_secs(1));
+        // Rounds follow each other at their nominal times (a round's slots do not move later
+        // because the previous round's last tick came late), so each user keeps its period.
+        let mut start = tokio::time::Instant::now();
+        let mut last_wake: Option<tokio::time::Instant> = None;
         loop {
             let users: Vec<UserId> = match self.ctx.store.list_users().await {
                 Ok(users) => users
@@ -515,22 +519,23 @@ impl Inner {
             };
             if users.is_empty() {
                 tokio::time::sleep(interval).await;
+                start = tokio::time::Instant::now();
                 continue;
             }
             tracing::debug!(users = users.len(), task = what, "starting a round");
             let round = spread::Round::new(users.len(), interval);
-            let start = tokio::time::Instant::now();
-            let (mut next, mut last_wake) = (0, None);
-            while let Some(wake) = round.next_wake(next, last_wake) {
+            let mut next = 0;
+            while let Some(wake) = round.next_wake(next, last_wake.map(|at| at.saturating_duration_since(start))) {
                 tokio::time::sleep_until(start + wake).await;
-                let elapsed = start.elapsed();
-                let due = round.due(next, elapsed);
+                let now = tokio::time::Instant::now();
+                let due = round.due(next, now.saturating_duration_since(start));
                 for user in &users[next..due] {
                     self.scheduler.trigger(user.clone(), work);
                 }
                 next = due;
-                last_wake = Some(elapsed);
+                last_wake = Some(now);
             }
+            start += interval;
         }
     }
 

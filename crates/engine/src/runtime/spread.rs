@@ -7,7 +7,9 @@
 //! than [`TICK`] after its previous wake-up, and triggers every user whose slot has come: at
 //! most one wake-up a second, each user still once per round and at most [`TICK`] after its
 //! slot (so the interval keeps its meaning), and with few users (slots further apart than a
-//! tick) exactly at the slots as before.
+//! tick) exactly at the slots as before. Rounds follow each other at their nominal times
+//! (the next round starts at `start + interval`, however late the last tick came), so the
+//! delays do not add up from round to round.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -68,20 +70,28 @@ pub(crate) fn aligned(at: Instant) -> Instant {
 mod tests {
     use super::*;
 
-    /// Runs a round as the loop does; returns the wake-ups and, per user, its trigger time.
-    fn simulate(n: usize, interval: Duration) -> (Vec<Duration>, Vec<Duration>) {
+    /// Runs `rounds` rounds as the loop does (the last wake-up carried over, each round
+    /// starting at the previous one's nominal end); returns the wake-ups and, per round and
+    /// user, its trigger time from the first round's start.
+    fn simulate(n: usize, interval: Duration, rounds: u32) -> (Vec<Duration>, Vec<Vec<Duration>>) {
         let round = Round::new(n, interval);
-        let (mut wakes, mut triggered) = (Vec::new(), vec![Duration::MAX; n]);
-        let (mut next, mut last) = (0, None);
-        while let Some(wake) = round.next_wake(next, last) {
-            let due = round.due(next, wake);
-            assert!(due > next, "a wake-up at {wake:?} triggered nobody (next {next})");
-            for t in &mut triggered[next..due] {
-                *t = wake;
+        let (mut wakes, mut triggered) = (Vec::new(), Vec::new());
+        let mut last: Option<Duration> = None;
+        for r in 0..rounds {
+            let start = interval * r;
+            let mut at = vec![Duration::MAX; n];
+            let mut next = 0;
+            while let Some(wake) = round.next_wake(next, last.map(|l| l.saturating_sub(start))) {
+                let due = round.due(next, wake);
+                assert!(due > next, "a wake-up at {wake:?} triggered nobody (next {next})");
+                for t in &mut at[next..due] {
+                    *t = start + wake;
+                }
+                next = due;
+                last = Some(start + wake);
+                wakes.push(start + wake);
             }
-            next = due;
-            last = Some(wake);
-            wakes.push(wake);
+            triggered.push(at);
         }
         (wakes, triggered)
     }
@@ -89,14 +99,24 @@ mod tests {
     #[test]
     fn many_users_are_gathered_into_one_wake_up_a_tick_each_polled_once_within_a_tick_of_its_slot() {
         let interval = Duration::from_secs(60);
-        for n in [1_000, 10_000] {
+        for n in [3, 1_000, 10_000] {
             let round = Round::new(n, interval);
-            let (wakes, triggered) = simulate(n, interval);
-            println!("{n} users over {interval:?}: {} wake-ups (one per slot: {n})", wakes.len());
-            assert!(wakes.len() <= 61, "{} wake-ups", wakes.len());
-            for (i, at) in triggered.iter().enumerate() {
-                let slot = round.slot(i);
-                assert!(*at >= slot && *at <= slot + TICK, "user {i}: slot {slot:?}, triggered {at:?}");
+            let (wakes, triggered) = simulate(n, interval, 3);
+            println!("{n} users, 3 rounds of {interval:?}: {} wake-ups (one per slot: {})", wakes.len(), 3 * n);
+            assert!(wakes.len() <= 3 * 61, "{} wake-ups", wakes.len());
+            for (r, at) in triggered.iter().enumerate() {
+                let start = interval * r as u32;
+                for (i, at) in at.iter().enumerate() {
+                    let slot = start + round.slot(i);
+                    assert!(*at >= slot && *at <= slot + TICK, "round {r} user {i}: slot {slot:?}, triggered {at:?}");
+                }
+            }
+            // Each user's period stays within a tick of the interval (the delays do not add up).
+            for i in 0..n {
+                for r in 1..triggered.len() {
+                    let period = triggered[r][i] - triggered[r - 1][i];
+                    assert!(period + TICK >= interval && period <= interval + TICK, "user {i}: {period:?}");
+                }
             }
             assert_eq!(round.slot(n - 1), interval, "the round ends at the interval");
             assert!(wakes.windows(2).all(|w| w[1] >= w[0] + TICK));
@@ -106,11 +126,13 @@ mod tests {
     #[test]
     fn few_users_are_triggered_exactly_at_their_slots() {
         let interval = Duration::from_secs(3600);
-        let (wakes, triggered) = simulate(10, interval);
-        assert_eq!(wakes.len(), 10);
+        let (wakes, triggered) = simulate(10, interval, 2);
+        assert_eq!(wakes.len(), 20);
         let round = Round::new(10, interval);
-        for (i, at) in triggered.iter().enumerate() {
-            assert_eq!(*at, round.slot(i));
+        for (r, at) in triggered.iter().enumerate() {
+            for (i, at) in at.iter().enumerate() {
+                assert_eq!(*at, interval * r as u32 + round.slot(i));
+            }
         }
         assert_eq!(round.slot(0), Duration::from_secs(360));
     }
