@@ -16,6 +16,7 @@ pub mod admin;
 pub mod directory;
 pub mod presence;
 pub mod scheduler;
+mod spread;
 mod tasks;
 mod writes;
 
@@ -425,10 +426,13 @@ impl Inner {
         user.as_str().hash(&mut hasher);
         let millis = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
         let delay = Duration::from_millis(hasher.finish() % millis);
+        // On a whole tick: the first polls of many users that fall in the same second (a
+        // directory of thousands pushed at once) fire in one wake-up.
+        let at = tokio::time::Instant::from_std(spread::aligned(Instant::now() + delay));
         let scheduler = self.scheduler.clone();
         let user = user.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep_until(at).await;
             scheduler.trigger(user, Work::oof());
         });
     }
@@ -492,9 +496,15 @@ impl Inner {
         }
     }
 
-    /// Every `interval`, `work` for every user with a mailbox, spread over the interval.
+    /// Every `interval`, `work` for every user with a mailbox, spread over the interval and
+    /// gathered into ticks ([`spread`]: at most one wake-up a second however many users, each
+    /// user at most a second after its slot).
     async fn spread_loop(self: Arc<Self>, interval: Duration, work: Work, what: &'static str) {
         let interval = interval.max(Duration::from_secs(1));
+        // Rounds follow each other at their nominal times (a round's slots do not move later
+        // because the previous round's last tick came late), so each user keeps its period.
+        let mut start = tokio::time::Instant::now();
+        let mut last_wake: Option<tokio::time::Instant> = None;
         loop {
             let users: Vec<UserId> = match self.ctx.store.list_users().await {
                 Ok(users) => users
@@ -509,14 +519,23 @@ impl Inner {
             };
             if users.is_empty() {
                 tokio::time::sleep(interval).await;
+                start = tokio::time::Instant::now();
                 continue;
             }
-            let step = interval / u32::try_from(users.len()).unwrap_or(u32::MAX);
             tracing::debug!(users = users.len(), task = what, "starting a round");
-            for user in users {
-                tokio::time::sleep(step).await;
-                self.scheduler.trigger(user, work);
+            let round = spread::Round::new(users.len(), interval);
+            let mut next = 0;
+            while let Some(wake) = round.next_wake(next, last_wake.map(|at| at.saturating_duration_since(start))) {
+                tokio::time::sleep_until(start + wake).await;
+                let now = tokio::time::Instant::now();
+                let due = round.due(next, now.saturating_duration_since(start));
+                for user in &users[next..due] {
+                    self.scheduler.trigger(user.clone(), work);
+                }
+                next = due;
+                last_wake = Some(now);
             }
+            start += interval;
         }
     }
 
