@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::simctl::{control, stats};
+use support::simctl::{create_item, stats};
 use support::streamhelp::{client, scfg};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,15 +30,6 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 
 fn mbx(n: u32) -> SmtpAddress {
     SmtpAddress::parse(&format!("user{n}@contoso.test")).unwrap()
-}
-
-async fn create_item(sim: &RunningSim, mailbox: &SmtpAddress, subject: &str) -> String {
-    let body = format!(r#"{{"subject":"{subject}","start":"2030-03-02T09:00:00","end":"2030-03-02T09:30:00"}}"#);
-    let (status, text) = control(sim, "POST", &format!("/sim/mailboxes/{mailbox}/items"), Some(&body)).await;
-    assert!((200..300).contains(&status), "{status} {text}");
-    let start = text.find('{').unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text[start..=text.rfind('}').unwrap()]).unwrap();
-    json["item_id"].as_str().unwrap().to_string()
 }
 
 /// The mailboxes whose subscriptions the simulator's open streaming connections carry.

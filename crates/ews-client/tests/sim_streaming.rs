@@ -14,7 +14,7 @@ use ews_client::{Autodiscover, ChangeKind, ConnectionPhase, GapReason, StreamEve
 use ews_proto::SmtpAddress;
 use exbridge_sim::SimConfig;
 use exbridge_sim::server::RunningSim;
-use support::simctl::{control, fault, stats};
+use support::simctl::{control, create_item, fault, stats};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
@@ -53,16 +53,6 @@ async fn until_streaming(rx: &mut UnboundedReceiver<StreamEvent>, want: usize, c
             Err(_) => panic!("only {} subscribed and {} open after 60 s", subscribed.len(), open.len()),
         }
     }
-}
-
-/// Creates an appointment through the control API; returns its item id.
-async fn create_item(sim: &RunningSim, mailbox: &SmtpAddress, subject: &str) -> String {
-    let body = format!(r#"{{"subject":"{subject}","start":"2030-03-02T09:00:00","end":"2030-03-02T09:30:00"}}"#);
-    let (status, text) = control(sim, "POST", &format!("/sim/mailboxes/{mailbox}/items"), Some(&body)).await;
-    assert!((200..300).contains(&status), "{status} {text}");
-    let start = text.find('{').unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text[start..=text.rfind('}').unwrap()]).unwrap();
-    json["item_id"].as_str().unwrap().to_string()
 }
 
 fn changed(e: &StreamEvent, mailbox: &SmtpAddress, item: &str) -> bool {

@@ -840,33 +840,21 @@ impl Inner {
             let mode = if silent { SyncMode::Incremental } else { mode };
             let options = SyncOptions { mode, announce_initial: false };
             let now = Timestamp::now();
-            // The user's settings as read above (no second read of the user per sync).
+            // A calendar pass with the user's settings as read above (no second read of the
+            // user per sync).
             let policy = crate::policy::ReadPolicy::from_settings(&entry.user.settings);
-            let mut result = crate::sync::sync_folder_with_policy(
-                &self.ctx,
-                &server,
-                &id,
-                &mailbox,
-                FolderKind::Calendar,
-                options,
-                &policy,
-                now,
-            )
-            .await;
+            let pass = |options: SyncOptions, policy: crate::policy::ReadPolicy, now: Timestamp| {
+                let (ctx, server, id, mailbox) = (&self.ctx, &server, &id, &mailbox);
+                async move {
+                    let calendar = FolderKind::Calendar;
+                    crate::sync::sync_folder_with_policy(ctx, server, id, mailbox, calendar, options, &policy, now)
+                        .await
+                }
+            };
+            let mut result = pass(options, policy.clone(), now).await;
             if silent && result.is_ok() {
-                let policy = crate::policy::ReadPolicy::from_settings(&entry.user.settings).silenced();
                 let options = SyncOptions { mode: SyncMode::Full, announce_initial: false };
-                let full = crate::sync::sync_folder_with_policy(
-                    &self.ctx,
-                    &server,
-                    &id,
-                    &mailbox,
-                    FolderKind::Calendar,
-                    options,
-                    &policy,
-                    Timestamp::now(),
-                )
-                .await;
+                let full = pass(options, policy.silenced(), Timestamp::now()).await;
                 tracing::info!(user = %id, ok = full.is_ok(), "silent full pass after a change of sync_start");
                 if let Err(e) = full {
                     self.silent_resync.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone());

@@ -1,5 +1,6 @@
 //! The simulator's control API (`/sim/stats`, `/sim/faults`) over plain HTTP.
 
+use ews_proto::SmtpAddress;
 use exbridge_sim::server::RunningSim;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,4 +34,14 @@ pub async fn stats(sim: &RunningSim) -> serde_json::Value {
 pub async fn fault(sim: &RunningSim, json: &str) {
     let (status, body) = control(sim, "POST", "/sim/faults", Some(json)).await;
     assert!((200..300).contains(&status), "fault {json}: {status} {body}");
+}
+
+/// Creates an appointment through the control API; returns its item id.
+pub async fn create_item(sim: &RunningSim, mailbox: &SmtpAddress, subject: &str) -> String {
+    let body = format!(r#"{{"subject":"{subject}","start":"2030-03-02T09:00:00","end":"2030-03-02T09:30:00"}}"#);
+    let (status, text) = control(sim, "POST", &format!("/sim/mailboxes/{mailbox}/items"), Some(&body)).await;
+    assert!((200..300).contains(&status), "{status} {text}");
+    let start = text.find('{').unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text[start..=text.rfind('}').unwrap()]).unwrap();
+    json["item_id"].as_str().unwrap().to_string()
 }
