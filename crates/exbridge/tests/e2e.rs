@@ -30,31 +30,11 @@ const SETTLE: Duration = Duration::from_millis(1500);
 
 /// A simulator, a receiver and a connector with `users` (id → mailbox) in its directory,
 /// all synced.
-struct Stack {
-    env: Env,
-    sim: SimProc,
-    receiver: Receiver,
-    connector: Connector,
-    /// Dropped last: the next test starts once this one's processes are gone.
-    _serial: tokio::sync::MutexGuard<'static, ()>,
-}
-
 impl Stack {
     async fn start(mailboxes: u32, users: &[(&str, &str)]) -> Stack {
-        let serial = serial().await;
-        let env = Env::new();
-        let sim = SimProc::start(&env, mailboxes, 5, 1).await;
-        let receiver = Receiver::start(WEBHOOK_SECRET).await;
-        let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
-        let connector = Connector::start(&env, config).await;
-        let stack = Stack { env, sim, receiver, connector, _serial: serial };
-        if !users.is_empty() {
-            let list: Vec<Value> = users.iter().map(|(id, mb)| user_for(id, mb)).collect();
-            stack.connector.api.put_users(Value::Array(list)).await;
-            let ids: Vec<&str> = users.iter().map(|(id, _)| *id).collect();
-            stack.connector.api.wait_synced(&ids, SYNC_TIMEOUT).await;
-        }
-        stack
+        let list: Vec<Value> = users.iter().map(|(id, mb)| user_for(id, mb)).collect();
+        let ids: Vec<&str> = users.iter().map(|(id, _)| *id).collect();
+        Stack::launch((mailboxes, 5, 1), None, Value::Array(list), &ids).await
     }
 
     /// Waits until no new delivery arrived for `quiet` (at most `timeout`).

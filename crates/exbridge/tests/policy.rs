@@ -14,7 +14,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::*;
 
-const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a webhook may take (generous: the machine is shared).
 const WEBHOOK_WAIT: Duration = Duration::from_secs(20);
 /// How long to wait for unwanted deliveries after the wanted ones arrived.
@@ -22,29 +21,13 @@ const SETTLE: Duration = Duration::from_secs(3);
 const ON: &str = "user1@contoso.test";
 const OFF: &str = "user2@contoso.test";
 
-struct Stack {
-    _env: Env,
-    sim: SimProc,
-    receiver: Receiver,
-    connector: Connector,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
-}
-
 impl Stack {
     /// Users `on` (user1, `settings`) and `off` (user2, defaults), `[sync] join_keywords` set.
     async fn start(settings: Value) -> Stack {
-        let serial = serial().await;
-        let env = Env::new();
-        let sim = SimProc::start(&env, 3, 12, 11).await;
-        let receiver = Receiver::start(WEBHOOK_SECRET).await;
-        let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
-        let toml = config.to_toml_with_sync(r#"join_keywords = { "@webex" = "webex", "@meet" = "google_meet" }"#);
-        let connector = Connector::start_with_toml(&env, config, &toml).await;
         let mut on = user_for("on", ON);
         on["settings"] = settings;
-        connector.api.put_users(json!([on, user_for("off", OFF)])).await;
-        connector.api.wait_synced(&["on", "off"], SYNC_TIMEOUT).await;
-        Stack { _env: env, sim, receiver, connector, _serial: serial }
+        let sync = r#"join_keywords = { "@webex" = "webex", "@meet" = "google_meet" }"#;
+        Stack::launch((3, 12, 11), Some(sync), json!([on, user_for("off", OFF)]), &["on", "off"]).await
     }
 
     /// The same single item created in both calendars (`hours` from now); their UIDs.

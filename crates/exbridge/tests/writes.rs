@@ -11,7 +11,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
 
-const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(30);
 /// How long to wait for an unwanted webhook before concluding it does not come.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -19,25 +18,9 @@ const SETTLE: Duration = Duration::from_secs(3);
 const U1: &str = "user1@contoso.test";
 const U2: &str = "user2@contoso.test";
 
-struct Stack {
-    _env: Env,
-    sim: SimProc,
-    receiver: Receiver,
-    connector: Connector,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
-}
-
 impl Stack {
     async fn start(mailboxes: u32, users: Value, ids: &[&str]) -> Stack {
-        let serial = serial().await;
-        let env = Env::new();
-        let sim = SimProc::start(&env, mailboxes, 0, 7).await;
-        let receiver = Receiver::start(WEBHOOK_SECRET).await;
-        let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
-        let connector = Connector::start(&env, config).await;
-        connector.api.put_users(users).await;
-        connector.api.wait_synced(ids, SYNC_TIMEOUT).await;
-        Stack { _env: env, sim, receiver, connector, _serial: serial }
+        Stack::launch((mailboxes, 0, 7), None, users, ids).await
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {

@@ -188,6 +188,14 @@ fn outcome(result: Result<Option<Value>, TaskError>, ok: StatusCode) -> (StatusC
     }
 }
 
+/// The request body as JSON and as a task (`full`: a create, every required field present),
+/// or the 400 answer naming what is wrong.
+fn task_input(body: &Bytes, full: bool) -> Result<(serde_json::Value, TaskInput), Box<Response>> {
+    let value = json_body(body).map_err(|e| Box::new(e.into_response()))?;
+    let input = TaskInput::from_json(&value, full).map_err(|e| Box::new(task_error(e)))?;
+    Ok((value, input))
+}
+
 /// `POST /api/v1/users/{id}/tasks`.
 pub async fn create(
     State(app): State<AppState>,
@@ -197,13 +205,9 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let user = UserId::new(id);
-    let value = match json_body(&body) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let input = match TaskInput::from_json(&value, true) {
-        Ok(i) => i,
-        Err(e) => return task_error(e),
+    let (value, input) = match task_input(&body, true) {
+        Ok(parsed) => parsed,
+        Err(response) => return *response,
     };
     let request = format!("POST /users/{user}/tasks {value}");
     let run = async {
@@ -222,13 +226,9 @@ pub async fn update(
     body: Bytes,
 ) -> Response {
     let user = UserId::new(id);
-    let value = match json_body(&body) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let input = match TaskInput::from_json(&value, false) {
-        Ok(i) => i,
-        Err(e) => return task_error(e),
+    let (value, input) = match task_input(&body, false) {
+        Ok(parsed) => parsed,
+        Err(response) => return *response,
     };
     let m = if_match(&headers);
     let request = format!("PATCH /users/{user}/tasks/{task_id} {m:?} {value}");

@@ -964,3 +964,47 @@ impl Api {
         expect_ok(send(rb, what).await, what)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The whole stack of an end-to-end test (e2e.rs, policy.rs, writes.rs)
+
+/// The simulator, a signed-webhook receiver and the connector, run one test at a time.
+pub struct Stack {
+    pub env: Env,
+    pub sim: SimProc,
+    pub receiver: Receiver,
+    pub connector: Connector,
+    /// Dropped last: the next test starts once this one's processes are gone.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Stack {
+    /// Starts the simulator (`mailboxes` × `events`, `seed`), the receiver and the connector
+    /// (`sync_lines` added to its `[sync]` section), pushes `users` and, when `ids` are given,
+    /// waits until those users are synced.
+    pub async fn launch(
+        (mailboxes, events, seed): (u32, u32, u64),
+        sync_lines: Option<&str>,
+        users: Value,
+        ids: &[&str],
+    ) -> Stack {
+        const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+        let serial = serial().await;
+        let env = Env::new();
+        let sim = SimProc::start(&env, mailboxes, events, seed).await;
+        let receiver = Receiver::start(WEBHOOK_SECRET).await;
+        let config = ConnectorConfig::new(&env, &sim.ews_url, Some(&receiver.url));
+        let connector = match sync_lines {
+            Some(lines) => {
+                let toml = config.to_toml_with_sync(lines);
+                Connector::start_with_toml(&env, config, &toml).await
+            }
+            None => Connector::start(&env, config).await,
+        };
+        if !ids.is_empty() {
+            connector.api.put_users(users).await;
+            connector.api.wait_synced(ids, SYNC_TIMEOUT).await;
+        }
+        Stack { env, sim, receiver, connector, _serial: serial }
+    }
+}
